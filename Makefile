@@ -1,0 +1,61 @@
+# The verbs a newcomer types. Everything installs from uv.lock into .venv; only Python 3.11 and
+# access to PyPI are assumed (uv itself is installed with pip when missing).
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+export UV_FROZEN := 1
+
+DATA ?= data
+CUSTOMERS ?= 5000
+MONTHS ?= 24
+SEED ?= 42
+BENCH_CUSTOMERS ?= 100000
+BENCH_MONTHS ?= 12
+# The UIs read the same data folder as `powerseg run`.
+export POWERSEG_DATA_DIR := $(abspath $(DATA))
+export DAGSTER_HOME := $(POWERSEG_DATA_DIR)/dagster
+
+.PHONY: uv install install-dev run test dev mlflow lint format bench docs clean
+
+uv:
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
+
+install: uv
+	$(UV) sync --frozen
+
+install-dev: uv
+	$(UV) sync --frozen --extra dev
+
+run: install
+	$(UV) run powerseg simulate --customers $(CUSTOMERS) --months $(MONTHS) --seed $(SEED) --out $(DATA)
+	$(UV) run powerseg run --data-dir $(DATA)
+
+test: install-dev
+	$(UV) run pytest
+
+dev: install
+	$(UV) run powerseg prepare --data-dir $(DATA)
+	$(UV) run dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+mlflow: install
+	mkdir -p $(DATA)/mlflow
+	$(UV) run mlflow ui --backend-store-uri sqlite:///$(POWERSEG_DATA_DIR)/mlflow/mlflow.db \
+		--default-artifact-root $(POWERSEG_DATA_DIR)/mlflow/artifacts --host 127.0.0.1 --port 5000
+
+lint: install-dev
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	cd dbt_project && ../.venv/bin/sqlfluff lint models tests macros
+
+format: install-dev
+	$(UV) run ruff check --fix .
+	$(UV) run ruff format .
+
+bench: install
+	$(UV) run python -m powerseg.bench --customers $(BENCH_CUSTOMERS) --months $(BENCH_MONTHS)
+
+docs: install
+	cd dbt_project && POWERSEG_WAREHOUSE=$(POWERSEG_DATA_DIR)/warehouse.duckdb ../.venv/bin/dbt docs generate --profiles-dir .
+
+clean:
+	rm -rf $(DATA) dbt_project/target dbt_project/logs

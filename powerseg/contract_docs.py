@@ -1,0 +1,134 @@
+"""Renders the source contract as dbt source definitions and as a readable Markdown document.
+
+Run `python -m powerseg.contract_docs` after changing `powerseg/contract.py`; a test fails when the
+committed files drift from the contract.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from powerseg.contract import MANIFEST_FILE, TABLES, Column, Table
+
+REPO = Path(__file__).resolve().parent.parent
+SOURCES_YML = REPO / "dbt_project" / "models" / "staging" / "_raw__sources.yml"
+CONTRACT_MD = REPO / "docs" / "source_contract.md"
+
+_HEADER = "# Generated from powerseg/contract.py by `python -m powerseg.contract_docs`; do not edit.\n"
+
+
+def _yaml_str(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _column_doc(col: Column) -> str:
+    parts = [col.description]
+    if col.allowed:
+        parts.append("Allowed: " + ", ".join(col.allowed) + ".")
+    if col.minimum is not None or col.maximum is not None:
+        lo = "" if col.minimum is None else f"{col.minimum:g}"
+        hi = "" if col.maximum is None else f"{col.maximum:g}"
+        parts.append(f"Range: [{lo}, {hi}].")
+    if col.pii:
+        parts.append("PII: hashed or dropped in staging.")
+    return " ".join(parts)
+
+
+def render_sources_yml() -> str:
+    lines = [
+        _HEADER,
+        "version: 2",
+        "",
+        "sources:",
+        "  - name: raw",
+        "    schema: raw",
+        "    description: "
+        + _yaml_str(
+            "Raw landing tables as loaded from the source-system extract (one Parquet folder "
+            "per table). Every table carries _source_file and _source_row lineage columns."
+        ),
+        "    tables:",
+    ]
+    for table in TABLES.values():
+        lines += [
+            f"      - name: {table.name}",
+            f"        description: {_yaml_str(f'{table.description} Grain: {table.grain}. Key: ' + ', '.join(table.key) + '.')}",
+            "        meta:",
+            f"          key: [{', '.join(table.key)}]",
+            "        columns:",
+        ]
+        for col in table.columns:
+            lines += [
+                f"          - name: {col.name}",
+                f"            data_type: {col.dtype.lower()}",
+                f"            description: {_yaml_str(_column_doc(col))}",
+            ]
+    return "\n".join(lines) + "\n"
+
+
+def _table_md(table: Table) -> list[str]:
+    out = [
+        f"## `{table.name}`",
+        "",
+        f"{table.description} Grain: {table.grain}. Key: `{'`, `'.join(table.key)}`.",
+        "",
+        "| column | type | nullable | meaning | allowed values / range |",
+        "|---|---|---|---|---|",
+    ]
+    for col in table.columns:
+        allowed = ", ".join(col.allowed) if col.allowed else ""
+        if col.minimum is not None or col.maximum is not None:
+            lo = "" if col.minimum is None else f"{col.minimum:g}"
+            hi = "" if col.maximum is None else f"{col.maximum:g}"
+            allowed = f"[{lo}, {hi}]"
+        meaning = col.description + (" **PII**" if col.pii else "")
+        out.append(
+            f"| `{col.name}` | {col.dtype} | {'yes' if col.nullable else 'no'} | {meaning} | "
+            f"{allowed} |"
+        )
+    return out + [""]
+
+
+def render_contract_md() -> str:
+    lines = [
+        "<!-- Generated from powerseg/contract.py by `python -m powerseg.contract_docs`; "
+        "do not edit. -->",
+        "# Source contract",
+        "",
+        "The raw landing tables powerseg reads. An extract is a folder with one sub-folder of "
+        "Parquet files per table (`<landing>/<table>/*.parquet`) and, written last, a manifest "
+        f"`<landing>/{MANIFEST_FILE}` that marks the extract complete (JSON: `extract_start`, "
+        "`extract_end`, and per table its row count and files).",
+        "",
+        "Rules at ingestion:",
+        "",
+        "- A missing table folder, or a table without a required column, stops the load with an "
+        "error naming the table and the column; nothing already loaded is touched.",
+        "- Extra columns are ignored. A table that is present but empty loads with a warning.",
+        "- Row-level problems (unparseable values, null keys, values outside the allowed set or "
+        "range, unknown customer ids, duplicates) send the row to the `quarantine` schema with its "
+        "reason and source file; every raw row is either staged or quarantined.",
+        "- PII columns (name, id_number, phone, address) never leave staging: staging keeps a salted "
+        "hash of the identity and drops the rest.",
+        "",
+    ]
+    for table in TABLES.values():
+        lines += _table_md(table)
+    return "\n".join(lines)
+
+
+def outputs() -> dict[Path, str]:
+    return {SOURCES_YML: render_sources_yml(), CONTRACT_MD: render_contract_md()}
+
+
+def main() -> int:
+    for path, text in outputs().items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        print(f"wrote {path.relative_to(REPO)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

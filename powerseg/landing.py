@@ -1,0 +1,132 @@
+"""Loads a landing folder of raw Parquet extracts into the warehouse's `raw` schema.
+
+Enforces the table-level contract (every table present, every required column present) with
+errors that name the table and column; row-level problems are left to staging's quarantine.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from powerseg.contract import MANIFEST_FILE, TABLE_NAMES, TABLES
+
+log = logging.getLogger(__name__)
+
+RAW_SCHEMA = "raw"
+# Lineage columns the loader adds to every raw table, so a quarantined row can be traced back.
+SOURCE_FILE_COLUMN = "_source_file"
+SOURCE_ROW_COLUMN = "_source_row"
+
+
+class LandingError(ValueError):
+    """The extract breaks the source contract at table level; nothing was loaded."""
+
+
+@dataclass(frozen=True)
+class LoadedTable:
+    table: str
+    rows: int
+    files: int
+    ignored_columns: tuple[str, ...]
+
+    @property
+    def is_empty(self) -> bool:
+        return self.rows == 0
+
+
+def table_files(raw_dir: Path, table: str) -> list[Path]:
+    return sorted((Path(raw_dir) / table).glob("*.parquet"))
+
+
+def read_manifest(raw_dir: Path) -> dict | None:
+    path = Path(raw_dir) / MANIFEST_FILE
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise LandingError(f"manifest {path} is not valid JSON: {exc}") from exc
+
+
+def _parquet_scan(files: list[Path]) -> str:
+    listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    return f"read_parquet([{listed}], union_by_name = true, filename = true, file_row_number = true)"
+
+
+def inspect_table(con: duckdb.DuckDBPyConnection, raw_dir: Path, table: str) -> tuple[
+    list[Path], list[str]
+]:
+    """Return the table's files and column names, or raise LandingError naming what is missing."""
+    files = table_files(raw_dir, table)
+    if not files:
+        raise LandingError(
+            f"raw table '{table}' is missing: no Parquet files under {Path(raw_dir) / table}/"
+        )
+    try:
+        described = con.execute(f"DESCRIBE SELECT * FROM {_parquet_scan(files)}").fetchall()
+    except duckdb.Error as exc:
+        raise LandingError(f"raw table '{table}' could not be read: {exc}") from exc
+    columns = [row[0] for row in described if row[0] not in ("filename", "file_row_number")]
+    missing = [c for c in TABLES[table].required_columns if c not in columns]
+    if missing:
+        hints = []
+        for name in missing:
+            close = difflib.get_close_matches(name, columns, n=1, cutoff=0.6)
+            if close:
+                hints.append(f"'{close[0]}' looks like a renamed '{name}'")
+        hint = f" ({'; '.join(hints)})" if hints else ""
+        raise LandingError(
+            f"raw table '{table}' is missing required column(s) {', '.join(missing)}{hint}; "
+            f"found: {', '.join(columns)}"
+        )
+    return files, columns
+
+
+def load_landing(
+    raw_dir: Path | str,
+    con: duckdb.DuckDBPyConnection,
+    tables: tuple[str, ...] = TABLE_NAMES,
+) -> dict[str, LoadedTable]:
+    """Replace `raw.<table>` for each table from the landing folder, all or nothing.
+
+    Every table is checked before anything is written, and the writes happen in one transaction,
+    so a broken extract leaves the previously loaded raw tables exactly as they were.
+    """
+    raw_dir = Path(raw_dir)
+    if not raw_dir.is_dir():
+        raise LandingError(f"landing folder {raw_dir} does not exist")
+    plans = {t: inspect_table(con, raw_dir, t) for t in tables}
+
+    loaded: dict[str, LoadedTable] = {}
+    root = str(raw_dir.resolve()).replace("'", "''") + "/"
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
+        for table, (files, columns) in plans.items():
+            contract_cols = [c for c in TABLES[table].column_names if c in columns]
+            ignored = tuple(c for c in columns if c not in TABLES[table].column_names)
+            select = ", ".join(f'"{c}"' for c in contract_cols)
+            con.execute(
+                f"""
+                CREATE OR REPLACE TABLE {RAW_SCHEMA}.{table} AS
+                SELECT {select},
+                       replace(filename, '{root}', '') AS {SOURCE_FILE_COLUMN},
+                       file_row_number + 1 AS {SOURCE_ROW_COLUMN}
+                FROM {_parquet_scan(files)}
+                """
+            )
+            rows = con.execute(f"SELECT count(*) FROM {RAW_SCHEMA}.{table}").fetchone()[0]
+            loaded[table] = LoadedTable(table, rows, len(files), ignored)
+            if rows == 0:
+                log.warning("raw table '%s' is present but empty", table)
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    return loaded
