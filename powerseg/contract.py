@@ -71,7 +71,13 @@ PAYMENT_CHANNELS = (
     "self_service_terminal",
     "agent",
 )
-OUTAGE_CAUSES = ("planned_maintenance", "equipment_failure", "weather", "external_damage", "overload")
+OUTAGE_CAUSES = (
+    "planned_maintenance",
+    "equipment_failure",
+    "weather",
+    "external_damage",
+    "overload",
+)
 WORK_ORDER_CHANNELS = ("phone_95598", "app", "wechat", "web", "counter")
 TICKET_TYPES = ("complaint", "fault_report", "inquiry", "suggestion", "praise", "service_request")
 TICKET_TOPICS = (
@@ -102,31 +108,63 @@ TABLES: dict[str, Table] = {
             columns=(
                 _CID,
                 Column("name", "VARCHAR", "Account holder name.", pii=True, nullable=True),
-                Column("id_number", "VARCHAR", "National ID or business licence number.", pii=True,
-                       nullable=True),
+                Column(
+                    "id_number",
+                    "VARCHAR",
+                    "National ID or business licence number.",
+                    pii=True,
+                    nullable=True,
+                ),
                 Column("phone", "VARCHAR", "Contact phone number.", pii=True, nullable=True),
                 Column("address", "VARCHAR", "Supply address.", pii=True, nullable=True),
                 Column("district", "VARCHAR", "Supply district (county-level service area)."),
                 Column("customer_type", "VARCHAR", "Kind of customer.", allowed=CUSTOMER_TYPES),
-                Column("industry_code", "VARCHAR",
-                       "National economic industry classification code (GB/T 4754 section letter "
-                       "plus division, e.g. C13); residents use 'R'.", nullable=True),
+                Column(
+                    "industry_code",
+                    "VARCHAR",
+                    "National economic industry classification code (GB/T 4754 section letter "
+                    "plus division, e.g. C13); residents use 'R'.",
+                    nullable=True,
+                ),
                 Column("voltage_level", "VARCHAR", "Supply voltage.", allowed=VOLTAGE_LEVELS),
-                Column("contracted_capacity_kva", "DOUBLE", "Contracted (installed) capacity, kVA.",
-                       minimum=0),
+                Column(
+                    "contracted_capacity_kva",
+                    "DOUBLE",
+                    "Contracted (installed) capacity, kVA.",
+                    minimum=0,
+                ),
                 Column("tariff", "VARCHAR", "Tariff the account is billed on.", allowed=TARIFFS),
-                Column("importance_grade", "VARCHAR",
-                       "Importance grade for supply security (special, first, second) or none.",
-                       allowed=IMPORTANCE_GRADES),
-                Column("key_enterprise_flag", "BOOLEAN",
-                       "True for accounts on the key-enterprise list."),
-                Column("is_community_account", "BOOLEAN",
-                       "True for a residential community (estate) master account."),
-                Column("households", "INTEGER",
-                       "Households served, community accounts only.", nullable=True, minimum=1),
-                Column("holder_birth_year", "INTEGER",
-                       "Birth year of the account holder, residential accounts only.",
-                       nullable=True, minimum=1900, maximum=2015),
+                Column(
+                    "importance_grade",
+                    "VARCHAR",
+                    "Importance grade for supply security (special, first, second) or none.",
+                    allowed=IMPORTANCE_GRADES,
+                ),
+                Column(
+                    "key_enterprise_flag",
+                    "BOOLEAN",
+                    "True for accounts on the key-enterprise list.",
+                ),
+                Column(
+                    "is_community_account",
+                    "BOOLEAN",
+                    "True for a residential community (estate) master account.",
+                ),
+                Column(
+                    "households",
+                    "INTEGER",
+                    "Households served, community accounts only.",
+                    nullable=True,
+                    minimum=1,
+                ),
+                Column(
+                    "holder_birth_year",
+                    "INTEGER",
+                    "Birth year of the account holder, residential accounts only.",
+                    nullable=True,
+                    minimum=1900,
+                    maximum=2015,
+                ),
                 Column("open_date", "DATE", "Date the account was opened."),
                 Column("status", "VARCHAR", "Account status.", allowed=CUSTOMER_STATUSES),
             ),
@@ -140,12 +178,23 @@ TABLES: dict[str, Table] = {
             columns=(
                 _CID,
                 Column("read_date", "DATE", "Calendar day of the read."),
-                Column("kwh", "DOUBLE", "Energy consumed that day, kWh (null when missing).",
-                       nullable=True, minimum=0),
-                Column("max_demand_kw", "DOUBLE", "Maximum 15-minute demand that day, kW.",
-                       nullable=True, minimum=0),
-                Column("read_quality", "VARCHAR", "How the value was obtained.",
-                       allowed=READ_QUALITIES),
+                Column(
+                    "kwh",
+                    "DOUBLE",
+                    "Energy consumed that day, kWh (null when missing).",
+                    nullable=True,
+                    minimum=0,
+                ),
+                Column(
+                    "max_demand_kw",
+                    "DOUBLE",
+                    "Maximum 15-minute demand that day, kW.",
+                    nullable=True,
+                    minimum=0,
+                ),
+                Column(
+                    "read_quality", "VARCHAR", "How the value was obtained.", allowed=READ_QUALITIES
+                ),
             ),
         ),
         Table(
@@ -192,7 +241,7 @@ TABLES: dict[str, Table] = {
         Table(
             name="supply_topology",
             grain="one row per customer",
-            description="Where each customer hangs in the grid: distribution transformer and feeder.",
+            description="Where each customer hangs in the grid: transformer and feeder.",
             key=("customer_id",),
             columns=(
                 _CID,
@@ -209,10 +258,18 @@ TABLES: dict[str, Table] = {
             references_customers=False,
             columns=(
                 Column("outage_id", "VARCHAR", "Outage event id."),
-                Column("feeder_id", "VARCHAR",
-                       "Feeder interrupted (null when only one transformer was).", nullable=True),
-                Column("transformer_id", "VARCHAR",
-                       "Transformer interrupted (null when the whole feeder was).", nullable=True),
+                Column(
+                    "feeder_id",
+                    "VARCHAR",
+                    "Feeder interrupted (null when only one transformer was).",
+                    nullable=True,
+                ),
+                Column(
+                    "transformer_id",
+                    "VARCHAR",
+                    "Transformer interrupted (null when the whole feeder was).",
+                    nullable=True,
+                ),
                 Column("start_at", "TIMESTAMP", "When supply was lost."),
                 Column("end_at", "TIMESTAMP", "When supply was restored."),
                 Column("planned", "BOOLEAN", "True for planned (announced) outages."),
@@ -229,14 +286,28 @@ TABLES: dict[str, Table] = {
                 Column("ticket_id", "VARCHAR", "Ticket id."),
                 _CID,
                 Column("created_at", "TIMESTAMP", "When the ticket was opened."),
-                Column("channel", "VARCHAR", "Channel the ticket came through.",
-                       allowed=WORK_ORDER_CHANNELS),
+                Column(
+                    "channel",
+                    "VARCHAR",
+                    "Channel the ticket came through.",
+                    allowed=WORK_ORDER_CHANNELS,
+                ),
                 Column("ticket_type", "VARCHAR", "Kind of ticket.", allowed=TICKET_TYPES),
                 Column("topic", "VARCHAR", "What the ticket is about.", allowed=TICKET_TOPICS),
-                Column("closed_at", "TIMESTAMP", "When the ticket was closed (null if open).",
-                       nullable=True),
-                Column("satisfaction", "INTEGER", "Customer rating of the handling, 1-5.",
-                       nullable=True, minimum=1, maximum=5),
+                Column(
+                    "closed_at",
+                    "TIMESTAMP",
+                    "When the ticket was closed (null if open).",
+                    nullable=True,
+                ),
+                Column(
+                    "satisfaction",
+                    "INTEGER",
+                    "Customer rating of the handling, 1-5.",
+                    nullable=True,
+                    minimum=1,
+                    maximum=5,
+                ),
             ),
         ),
         Table(
@@ -263,10 +334,16 @@ TABLES: dict[str, Table] = {
                 _CID,
                 Column("inspected_on", "DATE", "Date of the inspection."),
                 Column("result", "VARCHAR", "Finding.", allowed=INSPECTION_RESULTS),
-                Column("recovered_kwh", "DOUBLE", "Energy recovered (back-billed), kWh.",
-                       nullable=True, minimum=0),
-                Column("penalty_amount", "DOUBLE", "Penalty charged, CNY.", nullable=True,
-                       minimum=0),
+                Column(
+                    "recovered_kwh",
+                    "DOUBLE",
+                    "Energy recovered (back-billed), kWh.",
+                    nullable=True,
+                    minimum=0,
+                ),
+                Column(
+                    "penalty_amount", "DOUBLE", "Penalty charged, CNY.", nullable=True, minimum=0
+                ),
             ),
         ),
         Table(
@@ -279,19 +356,19 @@ TABLES: dict[str, Table] = {
                 _CID,
                 Column("surveyed_on", "DATE", "Date of the survey."),
                 Column("dimension", "VARCHAR", "SERVQUAL dimension.", allowed=SERVQUAL_DIMENSIONS),
-                Column("expectation", "INTEGER", "Expected service level, 1-7.", minimum=1,
-                       maximum=7),
-                Column("perception", "INTEGER", "Perceived service level, 1-7.", minimum=1,
-                       maximum=7),
+                Column(
+                    "expectation", "INTEGER", "Expected service level, 1-7.", minimum=1, maximum=7
+                ),
+                Column(
+                    "perception", "INTEGER", "Perceived service level, 1-7.", minimum=1, maximum=7
+                ),
             ),
         ),
     )
 }
 
 TABLE_NAMES: tuple[str, ...] = tuple(TABLES)
-PII_COLUMNS: tuple[str, ...] = tuple(
-    c.name for t in TABLES.values() for c in t.columns if c.pii
-)
+PII_COLUMNS: tuple[str, ...] = tuple(c.name for t in TABLES.values() for c in t.columns if c.pii)
 
 # A landing folder holds one sub-folder of Parquet files per table, and a manifest that marks the
 # extract complete once every table has been written.

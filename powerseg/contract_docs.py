@@ -15,7 +15,9 @@ REPO = Path(__file__).resolve().parent.parent
 SOURCES_YML = REPO / "dbt_project" / "models" / "staging" / "_raw__sources.yml"
 CONTRACT_MD = REPO / "docs" / "source_contract.md"
 
-_HEADER = "# Generated from powerseg/contract.py by `python -m powerseg.contract_docs`; do not edit.\n"
+_HEADER = (
+    "# Generated from powerseg/contract.py by `python -m powerseg.contract_docs`; do not edit.\n"
+)
 
 
 def _yaml_str(text: str) -> str:
@@ -33,6 +35,10 @@ def _column_doc(col: Column) -> str:
     if col.pii:
         parts.append("PII: hashed or dropped in staging.")
     return " ".join(parts)
+
+
+def _table_doc(table: Table) -> str:
+    return f"{table.description} Grain: {table.grain}. Key: {', '.join(table.key)}."
 
 
 def render_sources_yml() -> str:
@@ -53,7 +59,7 @@ def render_sources_yml() -> str:
     for table in TABLES.values():
         lines += [
             f"      - name: {table.name}",
-            f"        description: {_yaml_str(f'{table.description} Grain: {table.grain}. Key: ' + ', '.join(table.key) + '.')}",
+            f"        description: {_yaml_str(_table_doc(table))}",
             "        meta:",
             f"          key: [{', '.join(table.key)}]",
             "        columns:",
@@ -109,8 +115,8 @@ def render_contract_md() -> str:
         "- Row-level problems (unparseable values, null keys, values outside the allowed set or "
         "range, unknown customer ids, duplicates) send the row to the `quarantine` schema with its "
         "reason and source file; every raw row is either staged or quarantined.",
-        "- PII columns (name, id_number, phone, address) never leave staging: staging keeps a salted "
-        "hash of the identity and drops the rest.",
+        "- PII columns (name, id_number, phone, address) never leave staging: staging keeps a "
+        "salted hash of the identity and drops the rest.",
         "",
     ]
     for table in TABLES.values():

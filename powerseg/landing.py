@@ -56,12 +56,14 @@ def read_manifest(raw_dir: Path) -> dict | None:
 
 def _parquet_scan(files: list[Path]) -> str:
     listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-    return f"read_parquet([{listed}], union_by_name = true, filename = true, file_row_number = true)"
+    return (
+        f"read_parquet([{listed}], union_by_name = true, filename = true, file_row_number = true)"
+    )
 
 
-def inspect_table(con: duckdb.DuckDBPyConnection, raw_dir: Path, table: str) -> tuple[
-    list[Path], list[str]
-]:
+def inspect_table(
+    con: duckdb.DuckDBPyConnection, raw_dir: Path, table: str
+) -> tuple[list[Path], list[str]]:
     """Return the table's files and column names, or raise LandingError naming what is missing."""
     files = table_files(raw_dir, table)
     if not files:

@@ -1,0 +1,104 @@
+"""Resources of the code location (warehouse, landing folder, dbt, MLflow), configured from the
+environment with local defaults, so production only changes variables (see powerseg/settings.py).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from dagster_dbt import DbtCliResource, DbtProject
+
+from powerseg.settings import Settings
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO_DIR / "dbt_project"
+
+
+class WarehouseBusyError(RuntimeError):
+    """Another process holds the DuckDB write lock."""
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse file. DuckDB allows one writer per file, so writers wait for the lock
+    (up to `lock_timeout_seconds`) and then fail with a message naming the holder."""
+
+    path: str
+    lock_timeout_seconds: float = 120.0
+
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + self.lock_timeout_seconds
+        while True:
+            try:
+                con = duckdb.connect(self.path, read_only=read_only)
+                break
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise
+                if time.monotonic() >= deadline:
+                    raise WarehouseBusyError(
+                        f"the warehouse {self.path} is locked by another process and stayed "
+                        f"locked for {self.lock_timeout_seconds:.0f} s; only one run may write "
+                        f"it at a time. DuckDB said: {exc}"
+                    ) from exc
+                time.sleep(1.0)
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+class LandingResource(dg.ConfigurableResource):
+    """Where the raw extract lands, and who produces it: the simulator (demo) or the utility."""
+
+    raw_dir: str
+    truth_dir: str
+    source: str = "simulator"
+    sim_customers: int = 5000
+    sim_months: int = 24
+    sim_seed: int = 42
+    sim_end_month: str = "2026-10"
+
+
+class MlflowResource(dg.ConfigurableResource):
+    tracking_uri: str
+    artifact_dir: str
+
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
+
+
+def ensure_dbt_manifest(force: bool = False) -> Path:
+    """Parse the dbt project when the manifest is missing (fresh clone) or a caller asks."""
+    if force or not dbt_project.manifest_path.exists():
+        dbt_project.preparer.prepare(dbt_project)
+    else:
+        dbt_project.prepare_if_dev()
+    return dbt_project.manifest_path
+
+
+def build_resources(settings: Settings | None = None) -> dict[str, dg.ConfigurableResource]:
+    settings = settings or Settings.from_env()
+    return {
+        "warehouse": WarehouseResource(path=str(settings.warehouse_path)),
+        "landing": LandingResource(
+            raw_dir=str(settings.raw_dir),
+            truth_dir=str(settings.truth_dir),
+            source=settings.source,
+        ),
+        "dbt": DbtCliResource(
+            project_dir=dbt_project,
+            profiles_dir=str(DBT_PROJECT_DIR),
+            target="prod" if settings.env == "prod" else "local",
+        ),
+        "mlflow": MlflowResource(
+            tracking_uri=settings.mlflow_tracking_uri,
+            artifact_dir=str(settings.mlflow_dir / "artifacts"),
+        ),
+    }

@@ -1,0 +1,232 @@
+"""The `powerseg` command: simulate an extract, run the whole pipeline for a data folder, summarise.
+
+`powerseg run` executes the Dagster job in this process (no daemon needed, fit for cron) and exits
+non-zero naming the failed step or check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+from powerseg.settings import Settings
+
+DAGSTER_YAML = """\
+# Written by `powerseg run`: local instance for the powerseg data folder.
+telemetry:
+  enabled: false
+concurrency:
+  runs:
+    # DuckDB allows one writer per file: runs launched together queue behind each other.
+    max_concurrent_runs: 1
+  pools:
+    default_limit: 1
+"""
+
+
+def _month(value: str) -> str:
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", value):
+        raise argparse.ArgumentTypeError(f"expected a month as YYYY-MM, got {value!r}")
+    return value
+
+
+def _settings(data_dir: str | None) -> Settings:
+    if data_dir:
+        os.environ["POWERSEG_DATA_DIR"] = str(Path(data_dir).resolve())
+    settings = Settings.from_env()
+    os.environ.update(settings.export_env())
+    return settings
+
+
+def prepare_instance(settings: Settings) -> None:
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    config = settings.dagster_home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(DAGSTER_YAML)
+    settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from powerseg.contract import MANIFEST_FILE
+    from powerseg.landing import read_manifest
+    from simulator import simulate
+
+    out = Path(args.out).resolve()
+    raw = out / "raw"
+    existing = read_manifest(raw) if raw.exists() else None
+    if raw.exists() and any(raw.iterdir()):
+        if existing is None or "seed" not in existing:
+            print(
+                f"error: {raw} already holds files that are not a simulated extract "
+                f"(no simulator {MANIFEST_FILE}); refusing to overwrite them",
+                file=sys.stderr,
+            )
+            return 2
+        shutil.rmtree(raw)
+        shutil.rmtree(out / "truth", ignore_errors=True)
+    manifest = simulate(
+        out,
+        customers=args.customers,
+        months=args.months,
+        seed=args.seed,
+        end_month=args.end_month,
+        progress=not args.quiet,
+    )
+    total = sum(t["rows"] for t in manifest["tables"].values())
+    print(
+        f"simulated {args.customers:,} customers x {args.months} months "
+        f"({manifest['extract_start']} .. {manifest['extract_end']}): {total:,} rows in {raw}"
+    )
+    return 0
+
+
+def _failures(result) -> list[str]:
+    lines = []
+    for event in result.get_step_failure_events():
+        error = event.step_failure_data.error
+        # Dagster wraps user errors; the innermost cause is the one that explains the failure.
+        while error is not None and error.cause is not None:
+            error = error.cause
+        message = error.message.strip() if error else "unknown error"
+        lines.append(f"step '{event.step_key}' failed: {message}")
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed:
+            severity = getattr(evaluation.severity, "value", evaluation.severity)
+            lines.append(
+                f"check '{evaluation.check_name}' on {evaluation.asset_key.to_user_string()} "
+                f"failed ({severity})"
+            )
+    skipped = [e.step_key for e in result.all_events if e.event_type_value == "STEP_SKIPPED"]
+    if skipped:
+        lines.append(f"not run because of the failures above: {', '.join(sorted(skipped))}")
+    return lines
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings(args.data_dir)
+    if args.source:
+        os.environ["POWERSEG_SOURCE"] = args.source
+        settings = Settings.from_env()
+    prepare_instance(settings)
+
+    from dagster import DagsterInstance
+
+    from orchestration.resources import ensure_dbt_manifest
+
+    ensure_dbt_manifest(force=True)
+    from orchestration.definitions import defs
+
+    run_config = {}
+    if args.as_of:
+        run_config = {"ops": {"dbt_models": {"config": {"as_of_month": args.as_of}}}}
+    job = defs.resolve_job_def("monthly_refresh")
+    with DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            run_config=run_config,
+            instance=instance,
+            raise_on_error=False,
+            tags={"powerseg/as_of_month": args.as_of or "latest"},
+        )
+    failures = _failures(result)
+    if not result.success or failures:
+        print(f"powerseg run FAILED (run {result.run_id}):", file=sys.stderr)
+        for line in failures or ["the run did not succeed; see the Dagster UI for details"]:
+            print(f"  - {line}", file=sys.stderr)
+        return 1
+    print(f"powerseg run succeeded (run {result.run_id})")
+    print(summary(settings))
+    return 0
+
+
+def summary(settings: Settings) -> str:
+    import duckdb
+
+    lines = [f"data folder: {settings.data_dir}", f"warehouse:   {settings.warehouse_path}"]
+    if settings.warehouse_path.exists():
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+            rows = con.execute(
+                """
+                select table_schema, table_name from information_schema.tables
+                where table_schema in ('marts', 'scores', 'outputs', 'quarantine')
+                order by table_schema, table_name
+                """
+            ).fetchall()
+            for schema, table in rows:
+                count = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+                lines.append(f"  {schema}.{table:<40} {count:>12,} rows")
+    lines += [
+        f"MLflow store: {settings.mlflow_tracking_uri}",
+        "Dagster UI:   make dev    (http://127.0.0.1:3000)",
+        "MLflow UI:    make mlflow (http://127.0.0.1:5000)",
+    ]
+    return "\n".join(lines)
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    settings = _settings(args.data_dir)
+    prepare_instance(settings)
+    from orchestration.resources import ensure_dbt_manifest
+
+    ensure_dbt_manifest(force=True)
+    print(f"ready: DAGSTER_HOME={settings.dagster_home}, dbt manifest parsed")
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    print(summary(_settings(args.data_dir)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="powerseg", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sim = sub.add_parser("simulate", help="write a simulated source-system extract")
+    sim.add_argument("--customers", type=int, default=5000)
+    sim.add_argument("--months", type=int, default=24)
+    sim.add_argument("--seed", type=int, default=42)
+    sim.add_argument(
+        "--end-month",
+        type=_month,
+        default="2026-10",
+        help="last (complete) month of the extract, YYYY-MM",
+    )
+    sim.add_argument(
+        "--out",
+        default=os.environ.get("POWERSEG_DATA_DIR", "data"),
+        help="data folder; tables go to OUT/raw/<table>/, hidden traits to OUT/truth/",
+    )
+    sim.add_argument("--quiet", action="store_true", help="no progress bar")
+    sim.set_defaults(func=cmd_simulate)
+
+    run = sub.add_parser("run", help="materialise every asset for a data folder")
+    run.add_argument("--data-dir", help="data folder (default $POWERSEG_DATA_DIR or ./data)")
+    run.add_argument("--as-of", type=_month, help="as-of month YYYY-MM (default: last complete)")
+    run.add_argument(
+        "--source",
+        choices=["simulator", "landing"],
+        help="who produces the extract (default $POWERSEG_SOURCE)",
+    )
+    run.set_defaults(func=cmd_run)
+
+    prep = sub.add_parser("prepare", help="create the local Dagster instance and parse dbt")
+    prep.add_argument("--data-dir")
+    prep.set_defaults(func=cmd_prepare)
+
+    summ = sub.add_parser("summary", help="print rows per output table and where things are")
+    summ.add_argument("--data-dir")
+    summ.set_defaults(func=cmd_summary)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

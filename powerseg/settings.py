@@ -1,0 +1,68 @@
+"""Where a run reads and writes: one data folder, every location overridable by environment.
+
+`POWERSEG_DATA_DIR` (default `./data`) holds raw/, truth/, warehouse.duckdb, mlflow/, dagster/,
+exports/, reports/; the other variables move single locations (e.g. a production landing folder).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    data_dir: Path
+    raw_dir: Path
+    truth_dir: Path
+    warehouse_path: Path
+    mlflow_dir: Path
+    mlflow_tracking_uri: str
+    dagster_home: Path
+    exports_dir: Path
+    reports_dir: Path
+    source: (
+        str  # "simulator": demo extract made on demand; "landing": files delivered by the utility
+    )
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("POWERSEG_DATA_DIR", "data")).resolve()
+        mlflow_dir = Path(env.get("POWERSEG_MLFLOW_DIR", data_dir / "mlflow")).resolve()
+        powerseg_env = env.get("POWERSEG_ENV", "local")
+        return cls(
+            env=powerseg_env,
+            data_dir=data_dir,
+            raw_dir=Path(env.get("POWERSEG_RAW_DIR", data_dir / "raw")).resolve(),
+            truth_dir=Path(env.get("POWERSEG_TRUTH_DIR", data_dir / "truth")).resolve(),
+            warehouse_path=Path(
+                env.get("POWERSEG_WAREHOUSE", data_dir / "warehouse.duckdb")
+            ).resolve(),
+            mlflow_dir=mlflow_dir,
+            mlflow_tracking_uri=env.get(
+                "MLFLOW_TRACKING_URI", f"sqlite:///{mlflow_dir / 'mlflow.db'}"
+            ),
+            dagster_home=Path(env.get("DAGSTER_HOME", data_dir / "dagster")).resolve(),
+            exports_dir=data_dir / "exports",
+            reports_dir=data_dir / "reports",
+            source=env.get(
+                "POWERSEG_SOURCE", "simulator" if powerseg_env == "local" else "landing"
+            ),
+        )
+
+    def export_env(self) -> dict[str, str]:
+        """The variables child processes (dbt, the Dagster UI) need to agree on these locations."""
+        return {
+            "POWERSEG_ENV": self.env,
+            "POWERSEG_DATA_DIR": str(self.data_dir),
+            "POWERSEG_RAW_DIR": str(self.raw_dir),
+            "POWERSEG_TRUTH_DIR": str(self.truth_dir),
+            "POWERSEG_WAREHOUSE": str(self.warehouse_path),
+            "POWERSEG_MLFLOW_DIR": str(self.mlflow_dir),
+            "MLFLOW_TRACKING_URI": self.mlflow_tracking_uri,
+            "DAGSTER_HOME": str(self.dagster_home),
+            "POWERSEG_SOURCE": self.source,
+        }

@@ -1,0 +1,59 @@
+"""The code location loads, and its lineage reads sources -> staging -> intermediate -> marts."""
+
+import json
+
+import dagster as dg
+
+from orchestration.definitions import defs
+from orchestration.resources import dbt_project
+from powerseg.contract import TABLE_NAMES
+
+
+def _asset_groups():
+    graph = defs.resolve_asset_graph()
+    return {key: graph.get(key).group_name for key in graph.get_all_asset_keys()}
+
+
+def test_definitions_load():
+    dg.Definitions.validate_loadable(defs)
+    assert defs.resolve_job_def("monthly_refresh") is not None
+    schedule = defs.resolve_schedule_def("monthly_refresh_schedule")
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
+
+
+def test_every_raw_table_is_an_asset_in_sources():
+    groups = _asset_groups()
+    for table in TABLE_NAMES:
+        assert groups[dg.AssetKey(["raw", table])] == "sources"
+
+
+def test_every_dbt_model_is_an_asset_grouped_by_layer():
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    groups = _asset_groups()
+    models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
+    assert len(models) >= 11 + 7  # a staging model per raw table, the six marts and the outcomes
+    expected = {
+        "staging": "staging",
+        "quarantine": "staging",
+        "intermediate": "intermediate",
+        "marts": "marts",
+    }
+    for node in models:
+        key = dg.AssetKey([node["schema"], node["name"]])
+        assert key in groups, f"dbt model {node['name']} is not an asset"
+        assert groups[key] == expected[node["fqn"][1]], node["name"]
+
+
+def test_dbt_tests_are_asset_checks():
+    check_keys = list(defs.resolve_asset_graph().asset_check_keys)
+    assert len(check_keys) > 20
+    names = {k.name for k in check_keys}
+    assert any(name.startswith("unique") for name in names)
+
+
+def test_staging_depends_on_raw_and_marts_on_staging():
+    graph = defs.resolve_asset_graph()
+    stg = dg.AssetKey(["staging", "stg_raw__customers"])
+    assert dg.AssetKey(["raw", "customers"]) in graph.get(stg).parent_keys
+    upstream = graph.upstream_key_iterator(dg.AssetKey(["marts", "fct_features_arrears"]))
+    assert stg in set(upstream)
