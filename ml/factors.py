@@ -1,0 +1,552 @@
+"""One entry point per factor model: train on a closed window, evaluate, track, score customers.
+
+`train_and_score` is what the Dagster factor assets call; everything factor-specific (labels,
+metrics, promotion rule, logged artifacts) lives in the `FactorSpec` of that factor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from ml import metrics as m
+from ml import plots
+from ml.arrears import ArrearsScorecard
+from ml.channel_activity import ChannelActivityModel
+from ml.config import FACTORS, TrainingConfig, config_as_params, resolve_config
+from ml.contribution import ContributionModel
+from ml.inspection import InspectionRiskModel
+from ml.outage_sensitivity import OutageSensitivityModel
+from ml.preprocessing import KEY_COLUMNS, require_columns
+from ml.tracking import FactorRun, PromotionRule, TrackingConfig, TrackingResult
+
+UNREGISTERED = "unregistered"
+
+
+@dataclass(frozen=True)
+class HoldOut:
+    """The rows every candidate model (new and champion) is judged on."""
+
+    features: pd.DataFrame
+    labels: np.ndarray | None = None
+    realised_value: np.ndarray | None = None  # contribution: revenue realised later
+    score_features: pd.DataFrame | None = None  # channel activity: the month being scored
+
+
+@dataclass(frozen=True)
+class DataWindows:
+    train_as_of_month: str
+    score_as_of_month: str
+    outcome_window_start: str | None = None
+    outcome_window_end: str | None = None
+
+    def as_params(self) -> dict[str, str]:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
+
+
+@dataclass
+class FactorResult:
+    factor: str
+    scores: pd.DataFrame  # one row per row of features_score
+    metrics: dict[str, float]  # the new model on the hold-out
+    score_metrics: dict[str, float]  # the scored month: rows, mean score, tier shares, PSI
+    model: Any  # the estimator that produced `scores` (the champion if the new one lost)
+    trained_model: Any  # the estimator trained by this call
+    windows: DataWindows
+    row_counts: dict[str, int]
+    tracking: TrackingResult | None = None
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def model_version(self) -> str:
+        return str(self.scores["model_version"].iloc[0]) if len(self.scores) else UNREGISTERED
+
+
+@dataclass(frozen=True)
+class FactorSpec:
+    name: str
+    estimator: Callable[[Any], Any]
+    label: Callable[[Any], str | None]  # the fct_outcomes column, None for unsupervised factors
+    evaluate: Callable[[Any, HoldOut, Any], dict[str, float]]
+    rule: PromotionRule
+    # (estimator, hold-out, config, with_figures) -> (figures, tables, texts) keyed by file path
+    artifacts: Callable[[Any, HoldOut, Any, bool], tuple[dict, dict, dict]]
+
+
+# ---------------------------------------------------------------- evaluation per factor
+
+
+def _evaluate_classifier(estimator, holdout: HoldOut, top_k_share: float) -> dict[str, float]:
+    """Discrimination, ranking and calibration of a supervised factor on its labelled hold-out."""
+    y = holdout.labels
+    probability = estimator.predict_proba(holdout.features)[:, 1]
+    report = m.calibration(y, probability)
+    if np.unique(y).size < 2:
+        # a tiny label set (few inspections) can leave one class in the hold-out: rank metrics
+        # are undefined, which the promotion rule treats as "not better"
+        nan = float("nan")
+        return {
+            "auc": nan,
+            "ks": nan,
+            "gini": nan,
+            "precision_at_k": nan,
+            "lift_at_k": nan,
+            "brier": report.brier,
+            "expected_calibration_error": report.expected_calibration_error,
+            "holdout_positive_rate": float(np.mean(y)),
+        }
+    return {
+        "auc": m.roc_auc(y, probability),
+        "ks": m.ks_statistic(y, probability),
+        "gini": m.gini(y, probability),
+        "precision_at_k": m.precision_at_k(y, probability, top_k_share),
+        "lift_at_k": m.lift_at_k(y, probability, top_k_share),
+        "brier": report.brier,
+        "expected_calibration_error": report.expected_calibration_error,
+        "holdout_positive_rate": float(np.mean(y)),
+    }
+
+
+def _evaluate_contribution(estimator: ContributionModel, holdout: HoldOut, cfg) -> dict[str, float]:
+    """Primary `value_agreement` = w · normalised partition coefficient (how clear the levels are)
+    + (1 − w) · Spearman(score, revenue of the same customers in the scored month)."""
+    memberships = estimator.predict_memberships(holdout.features)
+    score = estimator.score_from_memberships(memberships)
+    fpc_normalised = m.normalised_partition_coefficient(memberships)
+    rank_agreement = m.spearman(score, holdout.realised_value)
+    rank_term = rank_agreement if np.isfinite(rank_agreement) else 0.0
+    return {
+        "value_agreement": cfg.fpc_weight * fpc_normalised + (1 - cfg.fpc_weight) * rank_term,
+        "fuzzy_partition_coefficient": m.fuzzy_partition_coefficient(memberships),
+        "fuzzy_partition_coefficient_normalised": fpc_normalised,
+        "spearman_realised_revenue": rank_agreement,
+        "silhouette": m.silhouette(
+            estimator.transform(holdout.features),
+            memberships.argmax(axis=1),
+            cfg.silhouette_sample,
+            cfg.seed,
+        ),
+    }
+
+
+def _evaluate_channel(estimator: ChannelActivityModel, holdout: HoldOut, cfg) -> dict[str, float]:
+    """Primary `psi_between_months`: PSI of the model's own index between the hold-out of the
+    training month and the scored month — a stable index moves little when customers do not."""
+    train_index = estimator.predict(holdout.features)
+    score_index = estimator.predict(holdout.score_features)
+    return {
+        "psi_between_months": m.population_stability_index(train_index, score_index),
+        "mean_index_train_month": float(np.mean(train_index)),
+        "mean_index_score_month": float(np.mean(score_index)),
+    }
+
+
+# ---------------------------------------------------------------- logged artifacts per factor
+
+
+def _classifier_artifacts(estimator, holdout: HoldOut, factor: str, with_figures: bool):
+    probability = estimator.predict_proba(holdout.features)[:, 1]
+    outcome = np.where(holdout.labels.astype(bool), "outcome=1", "outcome=0")
+    figures = (
+        {
+            "plots/roc_holdout.png": plots.roc_figure(
+                holdout.labels, probability, f"{factor}: ROC on the hold-out"
+            ),
+            "plots/score_by_outcome.png": plots.score_distribution_figure(
+                100 * probability, outcome, f"{factor}: score by outcome (hold-out)"
+            ),
+        }
+        if with_figures
+        else {}
+    )
+    tables = {"tables/calibration_deciles.csv": m.calibration_table(holdout.labels, probability)}
+    return figures, tables, {}
+
+
+def _outage_artifacts(estimator: OutageSensitivityModel, holdout: HoldOut, cfg, with_figures):
+    figures, tables, texts = _classifier_artifacts(
+        estimator, holdout, "outage_sensitivity", with_figures
+    )
+    tables["tables/coefficients.csv"] = estimator.coefficients_
+    return figures, tables, texts
+
+
+def _arrears_artifacts(estimator: ArrearsScorecard, holdout: HoldOut, cfg, with_figures):
+    figures, tables, texts = _classifier_artifacts(estimator, holdout, "arrears", with_figures)
+    tables["tables/scorecard.csv"] = estimator.scorecard_
+    tables["tables/information_values.csv"] = pd.DataFrame(
+        {
+            "feature": list(estimator.information_values_),
+            "information_value": list(estimator.information_values_.values()),
+            "selected": [f in estimator.selected_features_ for f in estimator.information_values_],
+        }
+    )
+    if with_figures:
+        figures["plots/points_by_outcome.png"] = plots.score_distribution_figure(
+            estimator.points(holdout.features),
+            np.where(holdout.labels.astype(bool), "arrears", "paid"),
+            "arrears: scorecard points by outcome (hold-out)",
+        )
+    return figures, tables, texts
+
+
+def _inspection_artifacts(estimator: InspectionRiskModel, holdout: HoldOut, cfg, with_figures):
+    figures, tables, texts = _classifier_artifacts(estimator, holdout, "inspection", with_figures)
+    texts["tree_rules.txt"] = estimator.rules_text_
+    tables["tables/leaf_rules.csv"] = estimator.leaf_rules_
+    return figures, tables, texts
+
+
+def _contribution_artifacts(estimator: ContributionModel, holdout: HoldOut, cfg, with_figures):
+    tables = {"tables/cluster_centroids.csv": estimator.centroid_values_}
+    if not with_figures:
+        return {}, tables, {}
+    levels = pd.Series(estimator.predict(holdout.features)).value_counts().sort_index()
+    figures = {
+        "plots/cluster_centroids.png": plots.centroid_heatmap(
+            estimator.centres_ / estimator.weights_,
+            list(cfg.features),
+            "contribution: level centroids (standardised)",
+        ),
+        "plots/level_sizes.png": plots.bar_figure(
+            levels, "contribution: hold-out customers per level", "customers"
+        ),
+    }
+    return figures, tables, {}
+
+
+def _channel_artifacts(estimator: ChannelActivityModel, holdout: HoldOut, cfg, with_figures):
+    weights = estimator.channel_weights_
+    tables = {"tables/channel_weights.csv": weights.rename_axis("channel").reset_index()}
+    if not with_figures:
+        return {}, tables, {}
+    train_index = estimator.predict(holdout.features)
+    score_index = estimator.predict(holdout.score_features)
+    figures = {
+        "plots/channel_weights.png": plots.bar_figure(
+            weights, f"channel weights ({estimator.weight_method_})", "weight"
+        ),
+        "plots/index_by_month.png": plots.score_distribution_figure(
+            np.r_[train_index, score_index],
+            np.r_[
+                np.full(train_index.size, "training month"),
+                np.full(score_index.size, "scored month"),
+            ],
+            "channel activity index: training vs scored month",
+        ),
+    }
+    return figures, tables, {}
+
+
+FACTOR_SPECS: dict[str, FactorSpec] = {
+    "contribution": FactorSpec(
+        name="contribution",
+        estimator=ContributionModel,
+        label=lambda cfg: None,
+        evaluate=_evaluate_contribution,
+        rule=PromotionRule("value_agreement", True, "spearman_realised_revenue", True),
+        artifacts=_contribution_artifacts,
+    ),
+    "outage_sensitivity": FactorSpec(
+        name="outage_sensitivity",
+        estimator=OutageSensitivityModel,
+        label=lambda cfg: cfg.label,
+        evaluate=lambda est, h, cfg: _evaluate_classifier(est, h, cfg.top_k_share),
+        rule=PromotionRule("auc", True, "brier", False),
+        artifacts=_outage_artifacts,
+    ),
+    "arrears": FactorSpec(
+        name="arrears",
+        estimator=ArrearsScorecard,
+        label=lambda cfg: cfg.label,
+        evaluate=lambda est, h, cfg: _evaluate_classifier(est, h, cfg.top_k_share),
+        rule=PromotionRule("ks", True, "auc", True),
+        artifacts=_arrears_artifacts,
+    ),
+    "channel_activity": FactorSpec(
+        name="channel_activity",
+        estimator=ChannelActivityModel,
+        label=lambda cfg: None,
+        evaluate=_evaluate_channel,
+        rule=PromotionRule("psi_between_months", False),
+        artifacts=_channel_artifacts,
+    ),
+    "inspection": FactorSpec(
+        name="inspection",
+        estimator=InspectionRiskModel,
+        label=lambda cfg: cfg.label,
+        evaluate=lambda est, h, cfg: _evaluate_classifier(est, h, cfg.top_k_share),
+        rule=PromotionRule("precision_at_k", True, "auc", True),
+        artifacts=_inspection_artifacts,
+    ),
+}
+
+
+# ---------------------------------------------------------------- data preparation
+
+
+def _month_label(values: pd.Series) -> str:
+    months = pd.to_datetime(values.dropna().unique())
+    if len(months) == 0:
+        return "unknown"
+    labels = sorted({ts.strftime("%Y-%m") for ts in months})
+    return labels[0] if len(labels) == 1 else f"{labels[0]}..{labels[-1]}"
+
+
+def _data_windows(features_train, features_score, supervised: bool, training: TrainingConfig):
+    windows = DataWindows(
+        _month_label(features_train["as_of_month"]), _month_label(features_score["as_of_month"])
+    )
+    if not supervised:
+        return windows
+    months = pd.to_datetime(features_train["as_of_month"].dropna().unique())
+    start = (months.min() + pd.DateOffset(months=1)).strftime("%Y-%m")
+    end = (months.max() + pd.DateOffset(months=training.outcome_months)).strftime("%Y-%m")
+    return DataWindows(windows.train_as_of_month, windows.score_as_of_month, start, end)
+
+
+def _check_keys(frame: pd.DataFrame, what: str) -> None:
+    require_columns(frame, KEY_COLUMNS, what)
+    duplicated = frame.duplicated(list(KEY_COLUMNS))
+    if duplicated.any():
+        example = frame.loc[duplicated, list(KEY_COLUMNS)].iloc[0].tolist()
+        raise ValueError(
+            f"{what} has {int(duplicated.sum())} duplicate (customer_id, "
+            f"as_of_month) rows, e.g. {example}"
+        )
+
+
+def _join_key(frame: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": frame["customer_id"].astype(str).to_numpy(),
+            "as_of_month": pd.to_datetime(frame["as_of_month"]).to_numpy(),
+        }
+    )
+
+
+def labelled_rows(features: pd.DataFrame, outcomes: pd.DataFrame, label: str):
+    """Training rows with a known label whose outcome window has closed, and the 0/1 labels."""
+    require_columns(outcomes, [*KEY_COLUMNS, label], "outcomes frame")
+    _check_keys(outcomes, "outcomes frame")
+    outcome_columns = _join_key(outcomes)
+    outcome_columns["_label"] = outcomes[label].to_numpy()
+    if "outcome_window_closed" in outcomes.columns:
+        closed = outcomes["outcome_window_closed"].astype("boolean").fillna(False)
+        outcome_columns["_closed"] = closed.to_numpy(dtype=bool)
+    else:
+        outcome_columns["_closed"] = True
+    joined = _join_key(features).merge(outcome_columns, on=list(KEY_COLUMNS), how="left")
+    known = joined["_label"].notna().to_numpy() & joined["_closed"].fillna(False).to_numpy(bool)
+    if not known.any():
+        raise ValueError(
+            f"no training row has a known {label} with a closed outcome window; train on an "
+            "earlier as-of month"
+        )
+    labels = joined.loc[known, "_label"].astype(bool).to_numpy().astype(int)
+    return features.loc[known], labels
+
+
+def _realised_value(holdout_features, features_score, value_feature) -> np.ndarray:
+    """The value feature of the same customers in the scored month (later = realised)."""
+    later = pd.DataFrame(
+        {
+            "customer_id": features_score["customer_id"].astype(str).to_numpy(),
+            "_realised": pd.to_numeric(features_score[value_feature], errors="coerce").to_numpy(),
+        }
+    ).drop_duplicates("customer_id")
+    keys = pd.DataFrame({"customer_id": holdout_features["customer_id"].astype(str).to_numpy()})
+    return keys.merge(later, on="customer_id", how="left")["_realised"].to_numpy(dtype=float)
+
+
+def _split(features: pd.DataFrame, labels, training: TrainingConfig):
+    """Seeded random hold-out, stratified on the label when there is one."""
+    if len(features) < 8:
+        raise ValueError(f"only {len(features)} training rows; need at least 8 to hold some out")
+    positions = np.arange(len(features))
+    stratify = labels if labels is not None and np.bincount(labels).min() >= 2 else None
+    fit_rows, holdout_rows = train_test_split(
+        positions,
+        test_size=training.holdout_share,
+        random_state=training.seed,
+        stratify=stratify,
+    )
+    fit_rows, holdout_rows = np.sort(fit_rows), np.sort(holdout_rows)
+    fit_labels = labels[fit_rows] if labels is not None else None
+    holdout_labels = labels[holdout_rows] if labels is not None else None
+    return (features.iloc[fit_rows], fit_labels), (features.iloc[holdout_rows], holdout_labels)
+
+
+# ---------------------------------------------------------------- scoring
+
+
+def score_customers(
+    estimator: Any, features_score: pd.DataFrame, model_name: str, model_version: str
+) -> pd.DataFrame:
+    """One row per row of `features_score`: keys, the estimator's outputs, model name/version."""
+    outputs = estimator.score_frame(features_score)
+    scores = pd.concat(
+        [features_score[list(KEY_COLUMNS)].reset_index(drop=True), outputs.reset_index(drop=True)],
+        axis=1,
+    )
+    scores["model_name"] = model_name
+    scores["model_version"] = str(model_version)
+    return scores
+
+
+def _score_metrics(scores: pd.DataFrame, previous_scores: pd.DataFrame | None) -> dict[str, float]:
+    result = {"scored_rows": float(len(scores)), "scored_mean_score": float(scores["score"].mean())}
+    if "tier" in scores.columns:
+        for tier, share in scores["tier"].value_counts(normalize=True).items():
+            result[f"scored_share_{tier}"] = float(share)
+    if previous_scores is not None and len(previous_scores) and len(scores):
+        require_columns(previous_scores, ["score"], "previous_scores")
+        result["psi_vs_previous_scores"] = m.population_stability_index(
+            previous_scores["score"].to_numpy(dtype=float), scores["score"].to_numpy(dtype=float)
+        )
+    return result
+
+
+# ---------------------------------------------------------------- the entry point
+
+
+def train_and_score(
+    factor: str,
+    features_train: pd.DataFrame,
+    outcomes_train: pd.DataFrame | None,
+    features_score: pd.DataFrame,
+    *,
+    previous_scores: pd.DataFrame | None = None,
+    config: Any = None,
+    training: TrainingConfig | None = None,
+    tracking: TrackingConfig | None = None,
+) -> FactorResult:
+    """Train `factor` on `features_train`, judge it on a seeded 25 % hold-out, score the month.
+
+    Supervised factors (outage_sensitivity, arrears, inspection) train on the rows of
+    `features_train` whose label in `outcomes_train` is known and whose outcome window has
+    closed — pass an earlier as-of month than the one scored. Unsupervised factors (contribution,
+    channel_activity) fit on `features_train` too (`outcomes_train` may be None), so every factor
+    has a hold-out on which a new version and the champion are compared.
+
+    With `tracking`, the run is logged to MLflow and registered as `powerseg_<factor>`; the scores
+    come from whichever version is champion after the comparison. `previous_scores` (the last
+    published scores of this factor) adds a PSI drift metric.
+    """
+    if factor not in FACTORS:
+        raise ValueError(f"unknown factor {factor!r}; expected one of {', '.join(FACTORS)}")
+    spec = FACTOR_SPECS[factor]
+    cfg = resolve_config(factor, config)
+    training = training or TrainingConfig()
+    _check_keys(features_train, "features_train")
+    _check_keys(features_score, "features_score")
+    for frame, what in ((features_train, "features_train"), (features_score, "features_score")):
+        if frame.empty:
+            raise ValueError(f"{factor} {what} has no rows")
+    label = spec.label(cfg)
+    new_model = spec.estimator(cfg)
+    require_columns(features_train, new_model.input_columns, f"{factor} features_train")
+    require_columns(features_score, new_model.input_columns, f"{factor} features_score")
+
+    if label is not None:
+        if outcomes_train is None:
+            raise ValueError(f"{factor} is supervised: outcomes_train with {label} is required")
+        train_rows, labels = labelled_rows(features_train, outcomes_train, label)
+    else:
+        train_rows, labels = features_train, None
+    (fit_features, fit_labels), (holdout_features, holdout_labels) = _split(
+        train_rows, labels, training
+    )
+    if label is not None:
+        new_model.fit(fit_features, fit_labels)
+    else:
+        new_model.fit(fit_features)
+    holdout = HoldOut(
+        features=holdout_features,
+        labels=holdout_labels,
+        realised_value=(
+            _realised_value(holdout_features, features_score, cfg.value_feature)
+            if factor == "contribution"
+            else None
+        ),
+        score_features=features_score if factor == "channel_activity" else None,
+    )
+    holdout_metrics = spec.evaluate(new_model, holdout, cfg)
+    windows = _data_windows(features_train, features_score, label is not None, training)
+    row_counts = {
+        "train_rows": len(features_train),
+        "labelled_rows": len(train_rows),
+        "fit_rows": len(fit_features),
+        "holdout_rows": len(holdout_features),
+        "score_rows": len(features_score),
+    }
+    if labels is not None:
+        row_counts["train_positive_rows"] = int(labels.sum())
+    figures, tables, texts = spec.artifacts(new_model, holdout, cfg, tracking is not None)
+
+    if tracking is None:
+        scores = score_customers(new_model, features_score, f"powerseg_{factor}", UNREGISTERED)
+        return FactorResult(
+            factor,
+            scores,
+            holdout_metrics,
+            _score_metrics(scores, previous_scores),
+            new_model,
+            new_model,
+            windows,
+            row_counts,
+            None,
+            tables,
+            texts,
+        )
+
+    with FactorRun(tracking, factor, run_name=f"{factor} {windows.score_as_of_month}") as run:
+        run.log_params(
+            {
+                **config_as_params(cfg),
+                **config_as_params(training, "training."),
+                **windows.as_params(),
+                "model_class": type(new_model).__name__,
+            }
+        )
+        run.log_metrics({**holdout_metrics, **{f"rows_{k}": v for k, v in row_counts.items()}})
+        for path, figure in figures.items():
+            run.log_figure(figure, path)
+        for path, table in tables.items():
+            run.log_table(table, path)
+        for path, text in texts.items():
+            run.log_text(text, path)
+        version = run.log_model(new_model, features_score)
+        decision = run.decide_champion(
+            version,
+            holdout_metrics,
+            lambda estimator: spec.evaluate(estimator, holdout, cfg),
+            spec.rule,
+            new_model,
+        )
+        scoring_model = decision.scoring_estimator
+        scores = score_customers(
+            scoring_model, features_score, run.model_name, decision.scoring_version
+        )
+        score_metrics = _score_metrics(scores, previous_scores)
+        run.log_metrics(score_metrics)
+        result = run.result(version, holdout_metrics, decision)
+    return FactorResult(
+        factor,
+        scores,
+        holdout_metrics,
+        score_metrics,
+        scoring_model,
+        new_model,
+        windows,
+        row_counts,
+        result,
+        tables,
+        texts,
+    )

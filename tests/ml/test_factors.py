@@ -1,0 +1,106 @@
+"""The train_and_score entry point: one score row per customer, windows, input checks."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from ml.config import FACTORS
+from ml.factors import train_and_score
+
+EXTRA_COLUMNS = {
+    "contribution": {"level", "membership_1", "membership_5"},
+    "outage_sensitivity": {"probability", "reason_1", "reason_2", "reason_3"},
+    "arrears": {"probability", "points", "grade", "reason_1", "reason_2", "reason_3"},
+    "channel_activity": {"preferred_channel", "digital_tier"},
+    "inspection": {"probability", "reason"},
+}
+
+
+@pytest.mark.parametrize("factor", FACTORS)
+def test_one_score_row_per_scored_customer(factor, synthetic_marts):
+    features_score = synthetic_marts.score[factor].sample(frac=1.0, random_state=1)
+    result = train_and_score(
+        factor, synthetic_marts.train[factor], synthetic_marts.outcomes, features_score
+    )
+    scores = result.scores
+    assert len(scores) == len(features_score)
+    assert scores["customer_id"].tolist() == features_score["customer_id"].tolist()
+    assert {"customer_id", "as_of_month", "score", "tier", "model_name", "model_version"} <= set(
+        scores.columns
+    )
+    assert EXTRA_COLUMNS[factor] <= set(scores.columns)
+    assert scores["score"].between(0, 100).all()
+    assert set(scores["tier"]) <= {"low", "medium", "high"}
+    assert (scores["model_name"] == f"powerseg_{factor}").all()
+    assert (scores["model_version"] == "unregistered").all()
+    assert result.row_counts["holdout_rows"] == pytest.approx(
+        0.25 * result.row_counts["labelled_rows"], abs=1
+    )
+    assert result.windows.train_as_of_month == "2026-04"
+    assert result.windows.score_as_of_month == "2026-07"
+
+
+def test_supervised_windows_and_label_filtering(synthetic_marts):
+    result = train_and_score(
+        "arrears",
+        synthetic_marts.train["arrears"],
+        synthetic_marts.outcomes,
+        synthetic_marts.score["arrears"],
+    )
+    assert (result.windows.outcome_window_start, result.windows.outcome_window_end) == (
+        "2026-05",
+        "2026-07",
+    )
+    known = synthetic_marts.outcomes["arrears_30d_next"].notna().sum()
+    assert result.row_counts["labelled_rows"] == known
+    assert result.metrics["ks"] > 0.4
+    assert "tables/scorecard.csv" in result.tables
+
+
+def test_open_outcome_windows_are_not_trained_on(synthetic_marts):
+    outcomes = synthetic_marts.outcomes.assign(outcome_window_closed=False)
+    with pytest.raises(ValueError, match="closed outcome window"):
+        train_and_score(
+            "outage_sensitivity",
+            synthetic_marts.train["outage_sensitivity"],
+            outcomes,
+            synthetic_marts.score["outage_sensitivity"],
+        )
+
+
+def test_bad_inputs_are_clear_errors(synthetic_marts):
+    train = synthetic_marts.train["inspection"]
+    score = synthetic_marts.score["inspection"]
+    with pytest.raises(ValueError, match="duplicate"):
+        train_and_score(
+            "inspection", train, synthetic_marts.outcomes, pd.concat([score, score.head(3)])
+        )
+    with pytest.raises(ValueError, match="cover_open_12m"):
+        train_and_score(
+            "inspection", train, synthetic_marts.outcomes, score.drop(columns="cover_open_12m")
+        )
+    with pytest.raises(ValueError, match="unknown factor"):
+        train_and_score("charm", train, synthetic_marts.outcomes, score)
+    with pytest.raises(ValueError, match="unknown inspection config"):
+        train_and_score("inspection", train, synthetic_marts.outcomes, score, config={"depth": 3})
+
+
+def test_config_dict_and_previous_scores(synthetic_marts):
+    first = train_and_score(
+        "outage_sensitivity",
+        synthetic_marts.train["outage_sensitivity"],
+        synthetic_marts.outcomes,
+        synthetic_marts.score["outage_sensitivity"],
+        config={"tiers": {"method": "cutoff", "high": 50, "medium": 25}},
+    )
+    high = first.scores["score"] >= 50
+    assert (first.scores.loc[high, "tier"] == "high").all()
+    second = train_and_score(
+        "outage_sensitivity",
+        synthetic_marts.train["outage_sensitivity"],
+        synthetic_marts.outcomes,
+        synthetic_marts.score["outage_sensitivity"],
+        previous_scores=first.scores,
+    )
+    assert second.score_metrics["psi_vs_previous_scores"] == pytest.approx(0.0, abs=1e-9)
