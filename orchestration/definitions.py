@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.assets.dbt import dbt_models
+from orchestration.assets.dbt import dbt_factor_score_models, dbt_models
+from orchestration.assets.factors import factor_assets
 from orchestration.assets.sources import landing_extract, raw_tables
+from orchestration.checks.raw_gates import raw_gate_checks
 from orchestration.resources import build_resources
 
 monthly_refresh = dg.define_asset_job(
@@ -30,7 +32,8 @@ monthly_schedule = dg.ScheduleDefinition(
 )
 
 defs = dg.Definitions(
-    assets=[landing_extract, raw_tables, dbt_models],
+    assets=[landing_extract, raw_tables, dbt_models, *factor_assets, dbt_factor_score_models],
+    asset_checks=raw_gate_checks,
     jobs=[monthly_refresh],
     schedules=[monthly_schedule],
     resources=build_resources(),

@@ -4,6 +4,8 @@ environment with local defaults, so production only changes variables (see power
 
 from __future__ import annotations
 
+import shutil
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+from dagster._utils.env import using_dagster_dev
 from dagster_dbt import DbtCliResource, DbtProject
 
 from powerseg.settings import Settings
@@ -37,6 +40,13 @@ class WarehouseResource(dg.ConfigurableResource):
         while True:
             try:
                 con = duckdb.connect(self.path, read_only=read_only)
+                break
+            except duckdb.ConnectionException as exc:
+                # This process already holds the file read-write (e.g. dagster-dbt's row counts):
+                # DuckDB shares one instance per process, so join it instead of a second config.
+                if not read_only or "different configuration" not in str(exc):
+                    raise
+                con = duckdb.connect(self.path)
                 break
             except duckdb.IOException as exc:
                 if "lock" not in str(exc).lower():
@@ -74,12 +84,19 @@ class MlflowResource(dg.ConfigurableResource):
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
 
 
+def dbt_executable() -> str:
+    """The dbt of this environment, found without relying on PATH (cron, `uv run`, tests)."""
+    beside_python = Path(sys.executable).parent / "dbt"
+    return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
+
+
 def ensure_dbt_manifest(force: bool = False) -> Path:
-    """Parse the dbt project when the manifest is missing (fresh clone) or a caller asks."""
-    if force or not dbt_project.manifest_path.exists():
-        dbt_project.preparer.prepare(dbt_project)
-    else:
-        dbt_project.prepare_if_dev()
+    """Parse the dbt project when the manifest is missing (fresh clone), under `dagster dev`, or
+    when a caller asks. Parsed with this environment's dbt, so it works without dbt on PATH."""
+    if force or not dbt_project.manifest_path.exists() or using_dagster_dev():
+        DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()).cli(
+            ["parse", "--quiet"], target_path=dbt_project.target_path
+        ).wait()
     return dbt_project.manifest_path
 
 
@@ -94,6 +111,7 @@ def build_resources(settings: Settings | None = None) -> dict[str, dg.Configurab
         ),
         "dbt": DbtCliResource(
             project_dir=dbt_project,
+            dbt_executable=dbt_executable(),
             profiles_dir=str(DBT_PROJECT_DIR),
             target="prod" if settings.env == "prod" else "local",
         ),

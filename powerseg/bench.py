@@ -104,7 +104,8 @@ def stages(data_dir: Path, customers: int, months: int) -> list[tuple[str, list[
             ],
         ),
         ("load_raw", [py, "-c", load]),
-        ("dbt_build", [str(bindir / "dbt"), "build", "--quiet", *dbt_common]),
+        ("dbt_build", [str(bindir / "dbt"), "build", "--quiet", "--exclude", "tag:factor_scores",
+                       *dbt_common]),
         ("dagster_full_run", [py, "-m", "powerseg.cli", "run", "--data-dir", str(data_dir)]),
     ]
 

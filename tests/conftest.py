@@ -68,5 +68,5 @@ def built_warehouse(sim_extract, tmp_path_factory) -> BuiltWarehouse:
     warehouse = work / "warehouse.duckdb"
     with duckdb.connect(str(warehouse)) as con:
         load_landing(sim_extract / "raw", con)
-    run_dbt(["build", "--quiet"], warehouse, work / "dbt_target")
+    run_dbt(["build", "--quiet", "--exclude", "tag:factor_scores"], warehouse, work / "dbt_target")
     return BuiltWarehouse(sim_extract, sim_extract / "raw", sim_extract / "truth", warehouse)

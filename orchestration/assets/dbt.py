@@ -4,8 +4,6 @@ The as-of month is a run config value passed to dbt as a var; unset, dbt picks t
 month of the extract.
 """
 
-from __future__ import annotations
-
 import json
 import os
 from collections.abc import Mapping
@@ -25,7 +23,10 @@ LAYER_GROUPS = {
     "quarantine": "staging",
     "intermediate": "intermediate",
     "marts": "marts",
+    "scores": "factor_models",
 }
+# Models over the factor-model outputs build after those Python assets, in their own step.
+AFTER_FACTOR_MODELS = "tag:factor_scores"
 
 
 class PowersegDbtTranslator(DagsterDbtTranslator):
@@ -57,10 +58,20 @@ def dbt_vars(config: DbtBuildConfig) -> dict[str, Any]:
     return out
 
 
+def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource, variables: dict):
+    # dbt reads the warehouse location from the profile's env var; keep it on the resource's path.
+    os.environ["POWERSEG_WAREHOUSE"] = warehouse.path
+    args = ["build"]
+    if variables:
+        args += ["--vars", json.dumps(variables)]
+    yield from dbt.cli(args, context=context).stream()
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
     dagster_dbt_translator=PowersegDbtTranslator(),
+    exclude=AFTER_FACTOR_MODELS,
     pool=WAREHOUSE_POOL,
 )
 def dbt_models(
@@ -69,10 +80,18 @@ def dbt_models(
     warehouse: WarehouseResource,
     config: DbtBuildConfig,
 ):
-    # dbt reads the warehouse location from the profile's env var; keep it on the resource's path.
-    os.environ["POWERSEG_WAREHOUSE"] = warehouse.path
-    args = ["build"]
-    variables = dbt_vars(config)
-    if variables:
-        args += ["--vars", json.dumps(variables)]
-    yield from dbt.cli(args, context=context).stream().fetch_row_counts()
+    yield from _dbt_build(context, dbt, warehouse, dbt_vars(config))
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=PowersegDbtTranslator(),
+    select=AFTER_FACTOR_MODELS,
+    name="dbt_factor_score_models",
+    pool=WAREHOUSE_POOL,
+)
+def dbt_factor_score_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+):
+    yield from _dbt_build(context, dbt, warehouse, {})

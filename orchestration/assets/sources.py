@@ -2,8 +2,6 @@
 tables loaded from it into the warehouse, with the table-level contract enforced on the way in.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 
 import dagster as dg

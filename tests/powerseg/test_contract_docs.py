@@ -11,8 +11,16 @@ def test_generated_contract_files_are_up_to_date():
 
 def test_contract_covers_the_eleven_spec_tables():
     assert set(TABLES) == {
-        "customers", "meter_reads_daily", "meter_events", "bills", "payments",
-        "supply_topology", "outages", "work_orders", "channel_interactions", "inspections",
+        "customers",
+        "meter_reads_daily",
+        "meter_events",
+        "bills",
+        "payments",
+        "supply_topology",
+        "outages",
+        "work_orders",
+        "channel_interactions",
+        "inspections",
         "satisfaction_surveys",
     }
     assert set(PII_COLUMNS) == {"name", "id_number", "phone", "address"}
