@@ -40,7 +40,7 @@ dev: install
 mlflow: install
 	mkdir -p $(DATA)/mlflow
 	$(UV) run mlflow ui --backend-store-uri sqlite:///$(POWERSEG_DATA_DIR)/mlflow/mlflow.db \
-		--default-artifact-root $(POWERSEG_DATA_DIR)/mlflow/artifacts --host 127.0.0.1 --port 5000
+		--default-artifact-root $(POWERSEG_DATA_DIR)/mlflow/mlartifacts --host 127.0.0.1 --port 5000
 
 lint: install-dev
 	$(UV) run ruff check .

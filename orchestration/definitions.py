@@ -12,6 +12,9 @@ from orchestration.assets.sources import landing_extract, raw_tables
 from orchestration.checks.raw_gates import raw_gate_checks
 from orchestration.resources import build_resources
 
+ASSETS = [landing_extract, raw_tables, dbt_models, *factor_assets, dbt_factor_score_models]
+ASSET_CHECKS = [*raw_gate_checks]
+
 monthly_refresh = dg.define_asset_job(
     name="monthly_refresh",
     selection=dg.AssetSelection.all(),
@@ -32,8 +35,8 @@ monthly_schedule = dg.ScheduleDefinition(
 )
 
 defs = dg.Definitions(
-    assets=[landing_extract, raw_tables, dbt_models, *factor_assets, dbt_factor_score_models],
-    asset_checks=raw_gate_checks,
+    assets=ASSETS,
+    asset_checks=ASSET_CHECKS,
     jobs=[monthly_refresh],
     schedules=[monthly_schedule],
     resources=build_resources(),

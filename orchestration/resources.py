@@ -90,10 +90,21 @@ def dbt_executable() -> str:
     return str(beside_python) if beside_python.exists() else (shutil.which("dbt") or "dbt")
 
 
+def _manifest_is_stale() -> bool:
+    manifest = dbt_project.manifest_path
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    sources = [DBT_PROJECT_DIR / "dbt_project.yml"]
+    for folder in ("models", "seeds", "macros", "tests"):
+        sources += (DBT_PROJECT_DIR / folder).rglob("*")
+    return any(p.stat().st_mtime > built for p in sources if p.is_file())
+
+
 def ensure_dbt_manifest(force: bool = False) -> Path:
-    """Parse the dbt project when the manifest is missing (fresh clone), under `dagster dev`, or
-    when a caller asks. Parsed with this environment's dbt, so it works without dbt on PATH."""
-    if force or not dbt_project.manifest_path.exists() or using_dagster_dev():
+    """Parse the dbt project when the manifest is missing (fresh clone) or older than a project
+    file, under `dagster dev`, or when asked; with this environment's dbt, so PATH is not needed."""
+    if force or using_dagster_dev() or _manifest_is_stale():
         DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()).cli(
             ["parse", "--quiet"], target_path=dbt_project.target_path
         ).wait()

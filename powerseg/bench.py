@@ -104,10 +104,38 @@ def stages(data_dir: Path, customers: int, months: int) -> list[tuple[str, list[
             ],
         ),
         ("load_raw", [py, "-c", load]),
-        ("dbt_build", [str(bindir / "dbt"), "build", "--quiet", "--exclude", "tag:factor_scores",
-                       *dbt_common]),
+        (
+            "dbt_build",
+            [
+                str(bindir / "dbt"),
+                "build",
+                "--quiet",
+                "--exclude",
+                "tag:factor_scores",
+                *dbt_common,
+            ],
+        ),
         ("dagster_full_run", [py, "-m", "powerseg.cli", "run", "--data-dir", str(data_dir)]),
     ]
+
+
+def step_timings(dagster_home: Path) -> list[tuple[str, float, str]]:
+    """(step, seconds, status) of every step of the newest run in the instance, slowest first."""
+    if not (dagster_home / "dagster.yaml").exists():
+        return []
+    from dagster import DagsterInstance
+
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        runs = instance.get_runs(limit=1)
+        if not runs:
+            return []
+        stats = instance.get_run_step_stats(runs[0].run_id)
+    rows = [
+        (s.step_key, (s.end_time or s.start_time or 0) - (s.start_time or 0), str(s.status.value))
+        for s in stats
+        if s.status is not None
+    ]
+    return sorted(rows, key=lambda row: -row[1])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,7 +173,17 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{r.stage:<20}{r.seconds:>10.1f}{r.peak_rss_mib:>15,.0f}  {'ok' if r.ok else 'FAILED'}"
         )
-    report = data_dir / "reports" / "bench.json"
+    steps = step_timings(data_dir / "dagster")
+    if steps:
+        print(f"\nsteps of the Dagster run (slowest first)\n{'step':<45}{'wall s':>10}  status")
+        for step, seconds, status in steps:
+            print(f"{step:<45}{seconds:>10.1f}  {status.lower()}")
+    temporary = args.data_dir is None and not args.keep
+    # a temporary folder is deleted afterwards: the report then goes to the usual data folder
+    reports = (
+        Path(os.environ.get("POWERSEG_DATA_DIR", "data")) if temporary else data_dir
+    ) / "reports"
+    report = reports / f"bench-{args.customers}x{args.months}.json"
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(
         json.dumps(
@@ -153,12 +191,16 @@ def main(argv: list[str] | None = None) -> int:
                 "customers": args.customers,
                 "months": args.months,
                 "stages": [asdict(r) for r in results],
+                "dagster_steps": [
+                    {"step": step, "seconds": seconds, "status": status}
+                    for step, seconds, status in steps
+                ],
             },
             indent=2,
         )
     )
-    print(f"report: {report}")
-    if args.data_dir is None and not args.keep:
+    print(f"report: {report.resolve()}")
+    if temporary:
         shutil.rmtree(data_dir, ignore_errors=True)
     return 0 if all(r.ok for r in results) else 1
 

@@ -100,7 +100,10 @@ def _failures(result) -> list[str]:
                 f"check '{evaluation.check_name}' on {evaluation.asset_key.to_user_string()} "
                 f"failed ({severity})"
             )
-    skipped = [e.step_key for e in result.all_events if e.event_type_value == "STEP_SKIPPED"]
+    # steps after a failure are never started in-process: everything without a start was not run
+    started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
+    skipped = {e.step_key for e in result.all_events if e.event_type_value == "STEP_SKIPPED"}
+    skipped |= {node.name for node in result.job_def.nodes} - started
     if skipped:
         lines.append(f"not run because of the failures above: {', '.join(sorted(skipped))}")
     return lines
@@ -117,7 +120,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from orchestration.resources import ensure_dbt_manifest
 
-    ensure_dbt_manifest(force=True)
+    ensure_dbt_manifest()  # parses only on a fresh clone or after a dbt project file changed
     from orchestration.definitions import defs
 
     run_config = {}

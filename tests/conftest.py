@@ -16,7 +16,6 @@ import duckdb
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-DBT_DIR = REPO / "dbt_project"
 TEST_CUSTOMERS = int(os.environ.get("POWERSEG_TEST_CUSTOMERS", "6000"))
 TEST_MONTHS = 18
 TEST_SEED = 7
@@ -33,24 +32,6 @@ class BuiltWarehouse:
         return duckdb.connect(str(self.warehouse), read_only=True)
 
 
-def run_dbt(args: list[str], warehouse: Path, target_path: Path, check: bool = True):
-    env = dict(os.environ, POWERSEG_WAREHOUSE=str(warehouse))
-    cmd = [
-        str(Path(sys.executable).parent / "dbt"),
-        *args,
-        "--project-dir",
-        str(DBT_DIR),
-        "--profiles-dir",
-        str(DBT_DIR),
-        "--target-path",
-        str(target_path),
-    ]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"dbt {' '.join(args)} failed:\n{proc.stdout[-6000:]}\n{proc.stderr}")
-    return proc
-
-
 @pytest.fixture(scope="session")
 def sim_extract(tmp_path_factory) -> Path:
     from simulator import simulate
@@ -60,13 +41,56 @@ def sim_extract(tmp_path_factory) -> Path:
     return data_dir
 
 
-@pytest.fixture(scope="session")
-def built_warehouse(sim_extract, tmp_path_factory) -> BuiltWarehouse:
-    from powerseg.landing import load_landing
+def powerseg_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "powerseg.cli", *args], env=env, capture_output=True, text=True
+    )
 
-    work = tmp_path_factory.mktemp("warehouse")
-    warehouse = work / "warehouse.duckdb"
-    with duckdb.connect(str(warehouse)) as con:
-        load_landing(sim_extract / "raw", con)
-    run_dbt(["build", "--quiet", "--exclude", "tag:factor_scores"], warehouse, work / "dbt_target")
-    return BuiltWarehouse(sim_extract, sim_extract / "raw", sim_extract / "truth", warehouse)
+
+def landing_env(data_dir: Path, raw_dir: Path) -> dict[str, str]:
+    """Environment of a `powerseg run` on the landing folder `raw_dir` into `data_dir`."""
+    env = dict(
+        os.environ,
+        POWERSEG_DATA_DIR=str(data_dir),
+        POWERSEG_RAW_DIR=str(raw_dir),
+        POWERSEG_SOURCE="landing",
+        DAGSTER_HOME=str(data_dir / "dagster"),
+    )
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return env
+
+
+@dataclass(frozen=True)
+class PipelineRun:
+    data_dir: Path
+    raw_dir: Path
+    truth_dir: Path
+    result: subprocess.CompletedProcess
+
+    @property
+    def warehouse(self) -> Path:
+        return self.data_dir / "warehouse.duckdb"
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        return duckdb.connect(str(self.warehouse), read_only=True)
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(sim_extract, tmp_path_factory) -> PipelineRun:
+    """One `powerseg run` of the whole graph on the session extract, shared by the tests that
+    read what a run leaves behind (marts, scores, outputs, MLflow)."""
+    data_dir = tmp_path_factory.mktemp("pipeline")
+    result = powerseg_cli("run", env=landing_env(data_dir, sim_extract / "raw"))
+    if result.returncode != 0:
+        raise AssertionError(
+            f"powerseg run failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+        )
+    return PipelineRun(data_dir, sim_extract / "raw", sim_extract / "truth", result)
+
+
+@pytest.fixture(scope="session")
+def built_warehouse(pipeline_run) -> BuiltWarehouse:
+    """The marts of the session's pipeline run (the models' recovery tests read them)."""
+    return BuiltWarehouse(
+        pipeline_run.data_dir, pipeline_run.raw_dir, pipeline_run.truth_dir, pipeline_run.warehouse
+    )

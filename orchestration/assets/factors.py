@@ -10,7 +10,7 @@ import pandas as pd
 from ml.config import FACTORS
 from ml.factors import train_and_score
 from ml.tracking import TrackingConfig
-from orchestration.assets.sources import OWNER, WAREHOUSE_POOL
+from orchestration.assets.sources import WAREHOUSE_POOL
 from orchestration.resources import MlflowResource, WarehouseResource
 from powerseg.warehouse import replace_month
 

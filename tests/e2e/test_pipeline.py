@@ -1,17 +1,16 @@
-"""The whole graph on a tiny extract in a temporary folder, in-process and through the CLI."""
+"""The whole graph through the `powerseg run` command a scheduler would call, on a small simulated
+extract in a temporary folder: what a good extract leaves behind, and what a broken one says.
+"""
 
-import os
-import subprocess
-import sys
+import shutil
 
-import dagster as dg
-import duckdb
+import pyarrow.parquet as pq
 import pytest
+from mlflow import MlflowClient
 
-from orchestration.assets.dbt import dbt_models
-from orchestration.assets.sources import landing_extract, raw_tables
-from orchestration.resources import build_resources
+from ml.config import FACTORS
 from powerseg.settings import Settings
+from tests.conftest import landing_env, powerseg_cli
 
 MARTS = (
     "customer_360",
@@ -24,66 +23,49 @@ MARTS = (
 )
 
 
-def _settings(data_dir, source="simulator"):
-    return Settings.from_env({"POWERSEG_DATA_DIR": str(data_dir), "POWERSEG_SOURCE": source})
-
-
 @pytest.mark.slow
-def test_materialize_whole_graph_on_a_tiny_simulated_extract(tmp_path):
-    settings = _settings(tmp_path)
-    resources = build_resources(settings)
-    resources["landing"] = resources["landing"].model_copy(
-        update={"sim_customers": 400, "sim_months": 14}
-    )
-    result = dg.materialize(
-        [landing_extract, raw_tables, dbt_models],
-        resources=resources,
-        instance=dg.DagsterInstance.ephemeral(),
-    )
-    assert result.success
-    assert (tmp_path / "raw" / "_manifest.json").exists()
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+def test_run_builds_every_mart_and_scores_every_active_customer_once(pipeline_run):
+    out = pipeline_run.result.stdout
+    assert "powerseg run succeeded" in out
+    assert "marts.customer_factor_scores" in out and "scores.inspection_scores" in out
+    with pipeline_run.connect() as con:
         for mart in MARTS:
-            n = con.execute(f"select count(*) from marts.{mart}").fetchone()[0]
-            assert n > 0, mart
-        months = con.execute(
-            "select count(distinct as_of_month) from marts.fct_features_arrears"
+            assert con.execute(f"select count(*) from marts.{mart}").fetchone()[0] > 0, mart
+        newest = con.execute("select max(as_of_month) from marts.customer_360").fetchone()[0]
+        active = con.execute(
+            "select count(*) from marts.customer_360 where as_of_month = ?", [newest]
         ).fetchone()[0]
-        assert months >= 2
-
-
-def _cli(*args, env):
-    return subprocess.run(
-        [sys.executable, "-m", "powerseg.cli", *args], env=env, capture_output=True, text=True
-    )
+        for factor in FACTORS:
+            rows, customers, low, high = con.execute(
+                f"select count(*), count(distinct customer_id), min(score), max(score) "
+                f"from scores.{factor}_scores where as_of_month = ?",
+                [newest],
+            ).fetchone()
+            assert rows == customers == active, factor  # every active customer scored once
+            assert 0 <= low <= high <= 100, factor
+        joined = con.execute("select count(*) from marts.customer_factor_scores").fetchone()[0]
+        assert joined == active
 
 
 @pytest.mark.slow
-def test_cli_run_succeeds_then_names_the_missing_column(tmp_path):
-    env = dict(os.environ, POWERSEG_DATA_DIR=str(tmp_path), DAGSTER_HOME=str(tmp_path / "dagster"))
-    env.pop("MLFLOW_TRACKING_URI", None)
-    sim = _cli(
-        "simulate",
-        "--customers",
-        "300",
-        "--months",
-        "13",
-        "--out",
-        str(tmp_path),
-        "--quiet",
-        env=env,
-    )
-    assert sim.returncode == 0, sim.stderr
-    ok = _cli("run", "--data-dir", str(tmp_path), "--source", "landing", env=env)
-    assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "marts.fct_features_inspection" in ok.stdout
+def test_run_registers_every_factor_model_as_champion(pipeline_run):
+    uri = Settings.from_env({"POWERSEG_DATA_DIR": str(pipeline_run.data_dir)}).mlflow_tracking_uri
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    for factor in FACTORS:
+        champion = client.get_model_version_by_alias(f"powerseg_{factor}", "champion")
+        assert str(champion.version) == "1"  # the first version of every model becomes champion
 
-    # A delivered extract whose bills lost a required column stops the run and says which.
-    import pyarrow.parquet as pq
 
-    for f in (tmp_path / "raw" / "bills").glob("*.parquet"):
+@pytest.mark.slow
+def test_run_on_a_broken_extract_names_what_broke(sim_extract, tmp_path):
+    # The utility delivers bills without a required column: the run stops and says which,
+    # and everything downstream of the load is reported as not run.
+    raw = tmp_path / "landing"
+    shutil.copytree(sim_extract / "raw", raw)
+    for f in (raw / "bills").glob("*.parquet"):
         pq.write_table(pq.read_table(f).drop(["due_date"]), f)
-    bad = _cli("run", "--data-dir", str(tmp_path), "--source", "landing", env=env)
+    bad = powerseg_cli("run", env=landing_env(tmp_path / "data", raw))
     assert bad.returncode == 1
     assert "raw table 'bills' is missing required column(s) due_date" in bad.stderr
     assert "not run because of the failures above" in bad.stderr
+    assert "dbt_models" in bad.stderr

@@ -57,7 +57,7 @@ def _outage_run(marts, tracking, config):
 def test_champion_moves_only_to_a_better_model(synthetic_marts, tracking):
     from mlflow import MlflowClient
 
-    client = MlflowClient(tracking.tracking_uri)
+    client = MlflowClient(tracking.tracking_uri, tracking.tracking_uri)
     name = "powerseg_outage_sensitivity"
 
     first = _outage_run(synthetic_marts, tracking, MEDIUM)
@@ -102,7 +102,7 @@ def test_run_logs_windows_metrics_artifacts_and_model(synthetic_marts, tracking)
         synthetic_marts.score["inspection"],
         tracking=tracking,
     )
-    client = MlflowClient(tracking.tracking_uri)
+    client = MlflowClient(tracking.tracking_uri, tracking.tracking_uri)
     run = client.get_run(result.tracking.run_id)
     assert run.data.params["train_as_of_month"] == "2026-04"
     assert run.data.params["outcome_window_start"] == "2026-05"

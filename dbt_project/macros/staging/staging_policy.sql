@@ -1,0 +1,44 @@
+{#- dbt-side staging policy on top of the generated contract (macros/contract/contract_tables.sql,
+    which also carries the staged column names): cross-column checks, foreign keys other than
+    customer_id, per-table earliest plausible dates, and how duplicates are found fast.
+
+    Typed values are referred to as <column>__typed in `row_checks`. -#}
+{% macro staging_policy() %}
+{{ return({
+    'customers': {
+        'earliest_dates': {'open_date': '1900-01-01'},
+    },
+    'meter_reads_daily': {
+        'dedup_day_column': 'read_date',
+    },
+    'meter_events': {},
+    'bills': {},
+    'payments': {},
+    'supply_topology': {},
+    'outages': {
+        'row_checks': [
+            {'when': 'feeder_id__typed is null and transformer_id__typed is null',
+             'reason': 'null_value:feeder_id_or_transformer_id'},
+            {'when': 'end_at__typed < start_at__typed',
+             'reason': 'out_of_range:end_at<start_at'},
+        ],
+        'orphan_checks': [
+            {'column': 'feeder_id', 'model': 'stg_raw__supply_topology', 'model_column': 'feeder_id'},
+            {'column': 'transformer_id', 'model': 'stg_raw__supply_topology',
+             'model_column': 'transformer_id'},
+        ],
+    },
+    'work_orders': {
+        'row_checks': [
+            {'when': 'closed_at__typed < created_at__typed',
+             'reason': 'out_of_range:closed_at<created_at'},
+        ],
+    },
+    'channel_interactions': {},
+    'inspections': {},
+    'satisfaction_surveys': {},
+}) }}
+{% endmacro %}
+
+{#- The date before which an event date is implausible unless the policy says otherwise. -#}
+{% macro default_earliest_date() %}{{ return('2000-01-01') }}{% endmacro %}

@@ -1,0 +1,2 @@
+{{ config(materialized='table') }}
+{{ stage_source('customers') }}

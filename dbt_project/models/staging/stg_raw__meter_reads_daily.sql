@@ -1,0 +1,1 @@
+{{ stage_source('meter_reads_daily') }}

@@ -1,0 +1,1 @@
+{{ stage_source('satisfaction_surveys') }}
