@@ -6,30 +6,44 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.assets.dbt import dbt_factor_score_models, dbt_models
+from orchestration.assets.dbt import (
+    dbt_factor_score_models,
+    dbt_monthly_models,
+    dbt_staging_models,
+)
 from orchestration.assets.factors import factor_assets
 from orchestration.assets.sources import landing_extract, raw_tables
 from orchestration.checks.raw_gates import raw_gate_checks
+from orchestration.partitions import as_of_months
 from orchestration.resources import build_resources
 
-ASSETS = [landing_extract, raw_tables, dbt_models, *factor_assets, dbt_factor_score_models]
+ASSETS = [
+    landing_extract,
+    raw_tables,
+    dbt_staging_models,
+    dbt_monthly_models,
+    *factor_assets,
+    dbt_factor_score_models,
+]
 ASSET_CHECKS = [*raw_gate_checks]
 
 monthly_refresh = dg.define_asset_job(
     name="monthly_refresh",
     selection=dg.AssetSelection.all(),
+    partitions_def=as_of_months,
     description=(
-        "Load the month's extract and rebuild everything downstream of it: staging, features, "
-        "models, segments, labels, service actions."
+        "Load the extract and rebuild one as-of month (or a range, as one run) and everything "
+        "downstream of it: staging, features, models, segments, labels, service actions."
     ),
 )
 
-# The utility's monthly extract lands in the first days of the month; run on the 3rd at 06:00.
-monthly_schedule = dg.ScheduleDefinition(
+# The utility's monthly extract lands in the first days of the month; on the 3rd at 06:00 (China
+# Standard Time) build the month that has just ended.
+monthly_schedule = dg.build_schedule_from_partitioned_job(
+    monthly_refresh,
     name="monthly_refresh_schedule",
-    job=monthly_refresh,
-    cron_schedule="0 6 3 * *",
-    execution_timezone="Asia/Shanghai",
+    day_of_month=3,
+    hour_of_day=6,
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description="Monthly refresh; stopped by default. Start it in the UI with dagster-daemon up.",
 )

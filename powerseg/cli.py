@@ -7,13 +7,17 @@ non-zero naming the failed step or check.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import re
 import shutil
 import sys
 from pathlib import Path
 
+from powerseg.contract import MANIFEST_FILE
 from powerseg.settings import Settings
+
+SIMULATOR_END_MONTH = "2026-10"  # simulator.simulate's default end month
 
 DAGSTER_YAML = """\
 # Written by `powerseg run`: local instance for the powerseg data folder.
@@ -122,27 +126,64 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     ensure_dbt_manifest()  # parses only on a fresh clone or after a dbt project file changed
     from orchestration.definitions import defs
+    from orchestration.partitions import key_of_month
 
-    run_config = {}
-    if args.as_of:
-        run_config = {"ops": {"dbt_models": {"config": {"as_of_month": args.as_of}}}}
+    try:
+        months = (args.as_of, args.as_of) if args.as_of else None
+        if getattr(args, "from_month", None):
+            months = (args.from_month, args.to_month or args.from_month)
+        if months is None:
+            newest = newest_complete_month(settings)
+            months = (newest, newest)
+        start, end = key_of_month(months[0]), key_of_month(months[1])
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if start > end:
+        print(f"error: --from {months[0]} is after --to {months[1]}", file=sys.stderr)
+        return 2
+    # one run for one month or a whole range (the partitioned assets run the range at once)
+    tags = {"powerseg/as_of_month": months[1] if start == end else f"{months[0]}..{months[1]}"}
+    partition_key = start if start == end else None
+    if partition_key is None:
+        tags |= {
+            "dagster/asset_partition_range_start": start,
+            "dagster/asset_partition_range_end": end,
+        }
     job = defs.resolve_job_def("monthly_refresh")
     with DagsterInstance.get() as instance:
         result = job.execute_in_process(
-            run_config=run_config,
-            instance=instance,
-            raise_on_error=False,
-            tags={"powerseg/as_of_month": args.as_of or "latest"},
+            instance=instance, partition_key=partition_key, raise_on_error=False, tags=tags
         )
     failures = _failures(result)
+    what = tags["powerseg/as_of_month"]
     if not result.success or failures:
-        print(f"powerseg run FAILED (run {result.run_id}):", file=sys.stderr)
+        print(f"powerseg run FAILED for {what} (run {result.run_id}):", file=sys.stderr)
         for line in failures or ["the run did not succeed; see the Dagster UI for details"]:
             print(f"  - {line}", file=sys.stderr)
         return 1
-    print(f"powerseg run succeeded (run {result.run_id})")
+    print(f"powerseg run succeeded for {what} (run {result.run_id})")
     print(summary(settings))
     return 0
+
+
+def newest_complete_month(settings: Settings) -> str:
+    """'YYYY-MM' of the newest month the extract in the landing folder covers completely; for a
+    simulated demo extract not yet written, the simulator's default end month."""
+    from powerseg.landing import read_manifest
+
+    manifest = read_manifest(settings.raw_dir)
+    if manifest is None or not manifest.get("extract_end"):
+        if settings.source == "simulator":
+            return SIMULATOR_END_MONTH
+        raise ValueError(
+            f"no complete extract in {settings.raw_dir} (its {MANIFEST_FILE} is missing): "
+            "give the month with --as-of YYYY-MM"
+        )
+    end = dt.date.fromisoformat(str(manifest["extract_end"])[:10])
+    if (end + dt.timedelta(days=1)).month == end.month:  # the extract ends inside a month
+        end = end.replace(day=1) - dt.timedelta(days=1)
+    return end.strftime("%Y-%m")
 
 
 def summary(settings: Settings) -> str:
@@ -215,6 +256,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="who produces the extract (default $POWERSEG_SOURCE)",
     )
     run.set_defaults(func=cmd_run)
+
+    backfill = sub.add_parser(
+        "backfill",
+        help="materialise a range of as-of months in one run (each as a single-month run would)",
+    )
+    backfill.add_argument("--data-dir", help="data folder (default $POWERSEG_DATA_DIR or ./data)")
+    backfill.add_argument("--from", dest="from_month", type=_month, required=True)
+    backfill.add_argument("--to", dest="to_month", type=_month, required=True)
+    backfill.add_argument(
+        "--source",
+        choices=["simulator", "landing"],
+        help="who produces the extract (default $POWERSEG_SOURCE)",
+    )
+    backfill.set_defaults(func=cmd_run, as_of=None)
 
     prep = sub.add_parser("prepare", help="create the local Dagster instance and parse dbt")
     prep.add_argument("--data-dir")

@@ -75,16 +75,23 @@ class PipelineRun:
         return duckdb.connect(str(self.warehouse), read_only=True)
 
 
+PREVIOUS_MONTH = "2026-09"  # the session extract ends with October 2026
+
+
 @pytest.fixture(scope="session")
 def pipeline_run(sim_extract, tmp_path_factory) -> PipelineRun:
-    """One `powerseg run` of the whole graph on the session extract, shared by the tests that
-    read what a run leaves behind (marts, scores, outputs, MLflow)."""
+    """Two monthly runs of the whole graph on the session extract, as a utility runs it: the
+    previous month, then the newest (`powerseg run` without --as-of). Shared by the tests that
+    read what runs leave behind (marts, scores, outputs, MLflow)."""
     data_dir = tmp_path_factory.mktemp("pipeline")
-    result = powerseg_cli("run", env=landing_env(data_dir, sim_extract / "raw"))
-    if result.returncode != 0:
-        raise AssertionError(
-            f"powerseg run failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
-        )
+    env = landing_env(data_dir, sim_extract / "raw")
+    for args in (["run", "--as-of", PREVIOUS_MONTH], ["run"]):
+        result = powerseg_cli(*args, env=env)
+        if result.returncode != 0:
+            raise AssertionError(
+                f"powerseg {' '.join(args)} failed:\n{result.stdout[-3000:]}\n"
+                f"{result.stderr[-6000:]}"
+            )
     return PipelineRun(data_dir, sim_extract / "raw", sim_extract / "truth", result)
 
 

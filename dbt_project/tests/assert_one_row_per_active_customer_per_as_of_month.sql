@@ -1,5 +1,5 @@
--- Every mart has exactly the active customers of every as-of month in the spine: no customer
--- missing, none extra, none twice.
+-- Every mart has exactly the active customers of every as-of month this run built (the spine):
+-- no customer missing, none extra, none twice. Months kept from earlier runs were checked then.
 {%- set marts = [
     'customer_360', 'fct_features_contribution', 'fct_features_outage_sensitivity',
     'fct_features_arrears', 'fct_features_channel_activity', 'fct_features_inspection',
@@ -16,6 +16,7 @@ expected as (
 {{ mart }}_keys as (
     select customer_id, as_of_month, count(*) as rows_per_key
     from {{ ref(mart) }}
+    where as_of_month in (select as_of_month from {{ ref('int_as_of_months') }})
     group by customer_id, as_of_month
 ),
 

@@ -1,9 +1,10 @@
 """Every dbt model, seed and test as Dagster assets and checks, grouped by the dbt layer folder.
 
-The as-of month is a run config value passed to dbt as a var; unset, dbt picks the last complete
-month of the extract.
+The monthly models are partitioned by as-of month: the run's month (or range of months) reaches
+dbt as the `as_of_month` and `history_months` vars, and the marts replace just those months.
 """
 
+import datetime as dt
 import json
 import os
 from collections.abc import Mapping
@@ -13,6 +14,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.assets.sources import OWNER, WAREHOUSE_POOL
+from orchestration.partitions import as_of_months, context_months, month_vars, single_run
 from orchestration.resources import WarehouseResource, dbt_project, ensure_dbt_manifest
 
 ensure_dbt_manifest()
@@ -25,7 +27,11 @@ LAYER_GROUPS = {
     "marts": "marts",
     "scores": "factor_models",
 }
-# Models over the factor-model outputs build after those Python assets, in their own step.
+# Three steps: what does not depend on the as-of month (seeds, staging, quarantine), the monthly
+# windows and marts (partitioned by as-of month), and the models over the factor-model outputs,
+# which build after those Python assets.
+STAGING_MODELS = "path:seeds path:models/staging path:models/quarantine"
+MONTHLY_MODELS = "path:models/intermediate path:models/marts"
 AFTER_FACTOR_MODELS = "tag:factor_scores"
 
 
@@ -44,24 +50,27 @@ class PowersegDbtTranslator(DagsterDbtTranslator):
         return [OWNER]
 
 
-class DbtBuildConfig(dg.Config):
-    as_of_month: str | None = None  # 'YYYY-MM'; None = the last complete month of the extract
-    history_months: int | None = None
-
-
-def dbt_vars(config: DbtBuildConfig) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if config.as_of_month:
-        out["as_of_month"] = config.as_of_month
-    if config.history_months:
-        out["history_months"] = config.history_months
-    return out
+def _require_month_in_extract(warehouse: WarehouseResource, newest: dt.date) -> None:
+    with warehouse.connect(read_only=True) as con:
+        last = con.execute(
+            "select last_complete_month from staging.stg_raw__extract_window"
+        ).fetchone()[0]
+    if last is None or newest > last:
+        raise dg.Failure(
+            description=(
+                f"as-of month {newest:%Y-%m} is after the last complete month of the extract "
+                f"({'none' if last is None else f'{last:%Y-%m}'}): a month is built once the "
+                "extract covers every day of it"
+            )
+        )
 
 
 def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource, variables: dict):
     # dbt reads the warehouse location from the profile's env var; keep it on the resource's path.
     os.environ["POWERSEG_WAREHOUSE"] = warehouse.path
-    args = ["build"]
+    # A test runs in the step that builds the last of its models: 'buildable' leaves out tests
+    # that reference a model built by a later step (e.g. intermediate -> staging relationships).
+    args = ["build", "--indirect-selection", "buildable"]
     if variables:
         args += ["--vars", json.dumps(variables)]
     yield from dbt.cli(args, context=context).stream()
@@ -71,16 +80,34 @@ def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource, varia
     manifest=dbt_project.manifest_path,
     project=dbt_project,
     dagster_dbt_translator=PowersegDbtTranslator(),
-    exclude=AFTER_FACTOR_MODELS,
+    select=STAGING_MODELS,
+    name="dbt_staging_models",
     pool=WAREHOUSE_POOL,
 )
-def dbt_models(
-    context: dg.AssetExecutionContext,
-    dbt: DbtCliResource,
-    warehouse: WarehouseResource,
-    config: DbtBuildConfig,
+def dbt_staging_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ):
-    yield from _dbt_build(context, dbt, warehouse, dbt_vars(config))
+    """Seeds, staging and quarantine: the whole extract, whatever month is being built."""
+    yield from _dbt_build(context, dbt, warehouse, {})
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=PowersegDbtTranslator(),
+    select=MONTHLY_MODELS,
+    name="dbt_monthly_models",
+    partitions_def=as_of_months,
+    backfill_policy=single_run,
+    pool=WAREHOUSE_POOL,
+)
+def dbt_monthly_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+):
+    """Intermediate windows and the marts of the run's as-of months (a range in one dbt build)."""
+    months = context_months(context)
+    _require_month_in_extract(warehouse, months[-1])
+    yield from _dbt_build(context, dbt, warehouse, month_vars(months))
 
 
 @dbt_assets(
@@ -89,9 +116,14 @@ def dbt_models(
     dagster_dbt_translator=PowersegDbtTranslator(),
     select=AFTER_FACTOR_MODELS,
     name="dbt_factor_score_models",
+    partitions_def=as_of_months,
+    backfill_policy=single_run,
     pool=WAREHOUSE_POOL,
 )
 def dbt_factor_score_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ):
-    yield from _dbt_build(context, dbt, warehouse, {})
+    yield from _dbt_build(context, dbt, warehouse, month_vars(context_months(context)))
+
+
+dbt_assets_defs = [dbt_staging_models, dbt_monthly_models, dbt_factor_score_models]

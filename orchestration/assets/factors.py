@@ -11,6 +11,7 @@ from ml.config import FACTORS
 from ml.factors import train_and_score
 from ml.tracking import TrackingConfig
 from orchestration.assets.sources import WAREHOUSE_POOL
+from orchestration.partitions import as_of_months, context_months, history_start, single_run
 from orchestration.resources import MlflowResource, WarehouseResource
 from powerseg.warehouse import replace_month
 
@@ -37,16 +38,22 @@ def scores_table(factor: str) -> str:
     return f"scores.{factor}_scores"
 
 
-def training_months(factor: str, months: pd.DataFrame) -> list[dt.date]:
-    """As-of months to train on: the newest month whose outcome window has closed (all closed
-    months for inspection); unsupervised factors use the same month so every factor's hold-out
-    lies strictly before the scored month."""
-    closed = sorted(months.loc[months["outcome_window_closed"], "as_of_month"])
+def training_months(factor: str, months: pd.DataFrame, score_month: dt.date) -> list[dt.date]:
+    """As-of months to train on for scoring `score_month`: the newest month whose labels were
+    final by the end of the scored month (all such months for inspection), so a backfilled month
+    learns only from what was known then; unsupervised factors use the same month so every
+    factor's hold-out lies strictly before the scored month."""
+    month_end = (pd.Timestamp(score_month) + pd.offsets.MonthEnd(0)).date()
+    known = months["outcome_window_closed"] & (
+        pd.to_datetime(months["outcome_known_date"]).dt.date <= month_end
+    )
+    closed = sorted(pd.to_datetime(months.loc[known, "as_of_month"]).dt.date)
     if not closed:
         raise dg.Failure(
             description=(
-                f"{factor}: no as-of month in the marts has a closed outcome window; the extract "
-                "is too short to train on (it needs the outcome months after a feature month)"
+                f"{factor}: no as-of month in the marts has outcome labels known by the end of "
+                f"{score_month:%Y-%m}; the extract is too short to train on (it needs the outcome "
+                "months after a feature month)"
             )
         )
     return closed if factor in TRAIN_ON_ALL_CLOSED_MONTHS else closed[-1:]
@@ -71,94 +78,134 @@ def build_factor_asset(factor: str) -> dg.AssetsDefinition:
         kinds={"scikit-learn", "mlflow", "duckdb"},
         owners=["team:model-owners"],
         pool=WAREHOUSE_POOL,
+        partitions_def=as_of_months,
+        backfill_policy=single_run,
         description=(
-            f"{factor.replace('_', ' ')} scores 0-100 for every active customer of the newest "
-            f"as-of month ({METHODS[factor]}). Trains on the newest as-of month whose outcome "
-            "window has closed, logs the run to MLflow and scores with the champion version."
+            f"{factor.replace('_', ' ')} scores 0-100 for every active customer of the as-of "
+            f"month ({METHODS[factor]}). Trains on the newest earlier as-of month whose outcome "
+            "labels were final by the end of the scored month, logs the run to MLflow and "
+            "scores with the champion version. A range of months is scored oldest first."
         ),
     )
     def factor_scores(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource
     ) -> dg.MaterializeResult:
-        with warehouse.connect(read_only=True) as con:
-            months = con.execute(
-                "select as_of_month, bool_and(outcome_window_closed) as outcome_window_closed "
-                "from marts.fct_outcomes group by 1 order by 1"
-            ).df()
-            if months.empty:
-                raise dg.Failure(description=f"{factor}: marts.fct_outcomes is empty")
-            score_month = months["as_of_month"].max()
-            train_months = training_months(factor, months)
-            features = con.execute(
-                f"select * from marts.{mart} where as_of_month in (select unnest(?)) "
-                "or as_of_month = ?",
-                [train_months, score_month],
-            ).df()
-            outcomes = (
-                con.execute(
-                    "select * from marts.fct_outcomes where as_of_month in (select unnest(?))",
-                    [train_months],
-                ).df()
-                if factor in SUPERVISED
-                else None
+        per_month = [
+            score_month(factor, month, warehouse, mlflow) for month in context_months(context)
+        ]
+        metadata = dict(per_month[-1])
+        if len(per_month) > 1:
+            metadata["dagster/row_count"] = sum(m["dagster/row_count"] for m in per_month)
+            metadata["months"] = dg.MetadataValue.json(
+                {m["as_of_month"]: _month_summary(m) for m in per_month}
             )
-            previous = _previous_scores(con, factor, score_month)
-        month = pd.to_datetime(features["as_of_month"]).dt.date
-        score_date = pd.Timestamp(score_month).date()
-        features_score = features[month == score_date]
-        features_train = features[month.isin([pd.Timestamp(m).date() for m in train_months])]
-        if features_score.empty:
-            raise dg.Failure(description=f"{factor}: marts.{mart} has no rows for {score_date}")
-
-        result = train_and_score(
-            factor,
-            features_train,
-            outcomes,
-            features_score,
-            previous_scores=previous,
-            tracking=TrackingConfig(mlflow.tracking_uri),
-        )
-        with warehouse.connect() as con:
-            written = replace_month(con, scores_table(factor), result.scores, score_date)
-
-        tracking = result.tracking
-        metadata = {
-            "dagster/row_count": written,
-            "as_of_month": str(score_date),
-            "trained_on": result.windows.train_as_of_month,
-            "outcome_window": (
-                f"{result.windows.outcome_window_start}..{result.windows.outcome_window_end}"
-                if result.windows.outcome_window_start
-                else "unsupervised"
-            ),
-            "rows": dg.MetadataValue.json(result.row_counts),
-            "mean_score": float(result.scores["score"].mean()),
-            "tier_shares": dg.MetadataValue.json(
-                result.scores["tier"].value_counts(normalize=True).round(4).to_dict()
-            ),
-        }
-        if tracking is not None:
-            metadata.update(
-                {
-                    "mlflow_run_id": tracking.run_id,
-                    "mlflow_run": dg.MetadataValue.url(
-                        _mlflow_link(tracking.tracking_uri, tracking.experiment_id, tracking.run_id)
-                    ),
-                    "model": f"{tracking.model_name} v{tracking.model_version}",
-                    "promoted_to_champion": tracking.promoted,
-                    "scored_with_version": tracking.champion_version,
-                    "decision": tracking.decision,
-                    "metrics": dg.MetadataValue.json(
-                        {k: round(float(v), 4) for k, v in tracking.metrics.items()}
-                    ),
-                }
-            )
-        metadata["preview"] = dg.MetadataValue.md(
-            result.scores.head(10).drop(columns=["as_of_month"]).to_markdown(index=False)
-        )
         return dg.MaterializeResult(metadata=metadata)
 
     return factor_scores
+
+
+FEATURE_DECIMALS = 9
+
+
+def _settled(frame: pd.DataFrame) -> pd.DataFrame:
+    floats = frame.select_dtypes("floating").columns
+    frame[floats] = frame[floats].round(FEATURE_DECIMALS)
+    return frame
+
+
+def _month_summary(metadata: dict) -> dict:
+    keys = ("dagster/row_count", "trained_on", "model", "promoted_to_champion", "mean_score")
+    return {k: metadata[k] for k in keys if k in metadata}
+
+
+def score_month(
+    factor: str, as_of_month: dt.date, warehouse: WarehouseResource, mlflow: MlflowResource
+) -> dict:
+    """Train on the months of its history window (the same whatever ran before) whose labels
+    were known by the end of `as_of_month`, score it, replace its rows in
+    scores.<factor>_scores; return the materialisation metadata of that month."""
+    mart = FEATURE_MARTS[factor]
+    with warehouse.connect(read_only=True) as con:
+        months = con.execute(
+            "select as_of_month, bool_and(outcome_window_closed) as outcome_window_closed, "
+            "max(outcome_known_date) as outcome_known_date "
+            "from marts.fct_outcomes where as_of_month >= ? and as_of_month < ? "
+            "group by 1 order by 1",
+            [history_start(as_of_month), as_of_month],
+        ).df()
+        train_months = training_months(factor, months, as_of_month)
+        # In a fixed order and with DuckDB's parallel-sum noise (last bits of a double) rounded
+        # off, so the same month trains the same model whichever run builds it.
+        features = _settled(
+            con.execute(
+                f"select * from marts.{mart} where as_of_month in (select unnest(?)) "
+                "or as_of_month = ? order by as_of_month, customer_id",
+                [train_months, as_of_month],
+            ).df()
+        )
+        outcomes = (
+            con.execute(
+                "select * from marts.fct_outcomes where as_of_month in (select unnest(?)) "
+                "order by as_of_month, customer_id",
+                [train_months],
+            ).df()
+            if factor in SUPERVISED
+            else None
+        )
+        previous = _previous_scores(con, factor, as_of_month)
+    month = pd.to_datetime(features["as_of_month"]).dt.date
+    features_score = features[month == as_of_month]
+    features_train = features[month.isin(train_months)]
+    if features_score.empty:
+        raise dg.Failure(description=f"{factor}: marts.{mart} has no rows for {as_of_month}")
+
+    result = train_and_score(
+        factor,
+        features_train,
+        outcomes,
+        features_score,
+        previous_scores=previous,
+        tracking=TrackingConfig(mlflow.tracking_uri),
+    )
+    with warehouse.connect() as con:
+        written = replace_month(con, scores_table(factor), result.scores, as_of_month)
+
+    tracking = result.tracking
+    metadata = {
+        "dagster/row_count": written,
+        "as_of_month": str(as_of_month),
+        "trained_on": result.windows.train_as_of_month,
+        "outcome_window": (
+            f"{result.windows.outcome_window_start}..{result.windows.outcome_window_end}"
+            if result.windows.outcome_window_start
+            else "unsupervised"
+        ),
+        "rows": dg.MetadataValue.json(result.row_counts),
+        "mean_score": float(result.scores["score"].mean()),
+        "tier_shares": dg.MetadataValue.json(
+            result.scores["tier"].value_counts(normalize=True).round(4).to_dict()
+        ),
+    }
+    if tracking is not None:
+        metadata.update(
+            {
+                "mlflow_run_id": tracking.run_id,
+                "mlflow_run": dg.MetadataValue.url(
+                    _mlflow_link(tracking.tracking_uri, tracking.experiment_id, tracking.run_id)
+                ),
+                "model": f"{tracking.model_name} v{tracking.model_version}",
+                "promoted_to_champion": tracking.promoted,
+                "scored_with_version": tracking.champion_version,
+                "decision": tracking.decision,
+                "metrics": dg.MetadataValue.json(
+                    {k: round(float(v), 4) for k, v in tracking.metrics.items()}
+                ),
+            }
+        )
+    metadata["preview"] = dg.MetadataValue.md(
+        result.scores.head(10).drop(columns=["as_of_month"]).to_markdown(index=False)
+    )
+    return metadata
 
 
 def _previous_scores(con, factor: str, score_month) -> pd.DataFrame | None:

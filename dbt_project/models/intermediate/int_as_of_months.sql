@@ -61,13 +61,21 @@ with_boundaries as (
     where as_of_month >= {{ dbt.date_trunc('month', 'extract_start_date') }}
 ),
 
-with_closure as (
+with_known_date as (
     select
         with_boundaries.*,
-        extract_end_date >= cast({{ dbt.dateadd(
+        -- the day every label of the window is final (arrears need their grace days too)
+        cast({{ dbt.dateadd(
             'day', threshold('arrears_days_after_due'), 'outcome_window_end_date') }} as date)
-            as outcome_window_closed
+            as outcome_known_date
     from with_boundaries
+),
+
+with_closure as (
+    select
+        with_known_date.*,
+        extract_end_date >= outcome_known_date as outcome_window_closed
+    from with_known_date
 )
 
 select * from with_closure

@@ -90,6 +90,7 @@ outcomes as (
         active_customers.as_of_month,
         as_of_months.outcome_window_start_date,
         as_of_months.outcome_window_end_date,
+        as_of_months.outcome_known_date,
         as_of_months.outcome_window_closed,
         outage_outcomes.customer_id is not null as outage_exposed_next,
         case when outage_outcomes.customer_id is not null
