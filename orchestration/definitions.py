@@ -9,11 +9,22 @@ import dagster as dg
 from orchestration.assets.dbt import dbt_factor_score_models, dbt_models
 from orchestration.assets.factors import factor_assets
 from orchestration.assets.sources import landing_extract, raw_tables
+from orchestration.checks.mart_gates import mart_gate_checks, output_gate_checks
 from orchestration.checks.raw_gates import raw_gate_checks
 from orchestration.resources import build_resources
 
-ASSETS = [landing_extract, raw_tables, dbt_models, *factor_assets, dbt_factor_score_models]
-ASSET_CHECKS = [*raw_gate_checks]
+ASSETS = [
+    landing_extract,
+    raw_tables,
+    dbt_models,
+    *factor_assets,
+    dbt_factor_score_models,
+]
+ASSET_CHECKS = [
+    *raw_gate_checks,
+    *mart_gate_checks,
+    *output_gate_checks,
+]
 
 monthly_refresh = dg.define_asset_job(
     name="monthly_refresh",
