@@ -8,6 +8,7 @@ import dagster as dg
 
 from orchestration.assets.dbt import dbt_factor_score_models, dbt_models
 from orchestration.assets.factors import factor_assets
+from orchestration.assets.outputs import output_assets, output_checks
 from orchestration.assets.sources import landing_extract, raw_tables
 from orchestration.checks.mart_gates import mart_gate_checks, output_gate_checks
 from orchestration.checks.raw_gates import raw_gate_checks
@@ -19,11 +20,13 @@ ASSETS = [
     dbt_models,
     *factor_assets,
     dbt_factor_score_models,
+    *output_assets,
 ]
 ASSET_CHECKS = [
     *raw_gate_checks,
     *mart_gate_checks,
     *output_gate_checks,
+    *output_checks,
 ]
 
 monthly_refresh = dg.define_asset_job(
