@@ -21,7 +21,7 @@ uv:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet --disable-pip-version-check uv
 
 install: uv
-	$(UV) sync --frozen
+	$(UV) sync --frozen --inexact
 
 install-dev: uv
 	$(UV) sync --frozen --extra dev

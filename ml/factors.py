@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from ml import metrics as m
 from ml import plots
@@ -365,19 +364,49 @@ def _realised_value(holdout_features, features_score, value_feature) -> np.ndarr
     return keys.merge(later, on="customer_id", how="left")["_realised"].to_numpy(dtype=float)
 
 
+def holdout_fraction(customer_ids, seed: int) -> np.ndarray:
+    """A fixed number in [0, 1) per customer id, from a keyed hash of the id and the seed.
+
+    The same customer lands on the same side of the hold-out line in every run and every month,
+    whatever the row order, so a champion trained last month never saw this month's hold-out
+    customers.
+    """
+    keys = pd.Series(customer_ids, dtype="string").astype(str).to_numpy(dtype=object)
+    hashed = pd.util.hash_array(keys, hash_key=f"powerseg{seed:08d}"[-16:].rjust(16, "0"))
+    return (hashed >> np.uint64(11)).astype(np.float64) / float(2**53)
+
+
 def _split(features: pd.DataFrame, labels, training: TrainingConfig):
-    """Seeded random hold-out, stratified on the label when there is one."""
+    """Hold out whole customers, chosen by a keyed hash of their id, stratified on the label.
+
+    Customers are ranked by their hash within each stratum (ever positive / never positive when
+    there is a label) and the lowest `holdout_share` of each stratum is held out with all its
+    rows. Row order never changes the split, and no customer is on both sides.
+    """
     if len(features) < 8:
         raise ValueError(f"only {len(features)} training rows; need at least 8 to hold some out")
-    positions = np.arange(len(features))
-    stratify = labels if labels is not None and np.bincount(labels).min() >= 2 else None
-    fit_rows, holdout_rows = train_test_split(
-        positions,
-        test_size=training.holdout_share,
-        random_state=training.seed,
-        stratify=stratify,
+    customers = pd.DataFrame(
+        {
+            "customer_id": features["customer_id"].astype(str).to_numpy(),
+            "label": labels if labels is not None else 0,
+        }
     )
-    fit_rows, holdout_rows = np.sort(fit_rows), np.sort(holdout_rows)
+    per_customer = customers.groupby("customer_id", sort=True)["label"].max().reset_index()
+    per_customer["u"] = holdout_fraction(per_customer["customer_id"], training.seed)
+    rank = per_customer.groupby("label")["u"].rank(method="first", pct=False)
+    size = per_customer.groupby("label")["u"].transform("size")
+    per_customer["holdout"] = rank <= np.ceil(training.holdout_share * size)
+    held_out = (
+        customers["customer_id"]
+        .isin(per_customer.loc[per_customer["holdout"], "customer_id"])
+        .to_numpy()
+    )
+    if held_out.all() or not held_out.any():
+        raise ValueError(
+            f"{per_customer.shape[0]} customers are too few to hold "
+            f"{training.holdout_share:.0%} of them out"
+        )
+    fit_rows, holdout_rows = np.flatnonzero(~held_out), np.flatnonzero(held_out)
     fit_labels = labels[fit_rows] if labels is not None else None
     holdout_labels = labels[holdout_rows] if labels is not None else None
     return (features.iloc[fit_rows], fit_labels), (features.iloc[holdout_rows], holdout_labels)
@@ -446,6 +475,8 @@ def train_and_score(
     training = training or TrainingConfig()
     _check_keys(features_train, "features_train")
     _check_keys(features_score, "features_score")
+    # the same training rows in any order train the same model
+    features_train = features_train.sort_values(list(KEY_COLUMNS), ignore_index=True)
     for frame, what in ((features_train, "features_train"), (features_score, "features_score")):
         if frame.empty:
             raise ValueError(f"{factor} {what} has no rows")

@@ -12,10 +12,14 @@ from orchestration.assets.dbt import (
     dbt_staging_models,
 )
 from orchestration.assets.factors import factor_assets
+from orchestration.assets.outputs import output_assets, output_checks
 from orchestration.assets.sources import landing_extract, raw_tables
+from orchestration.checks.freshness import freshness_checks, freshness_sensor
+from orchestration.checks.mart_gates import mart_gate_checks, output_gate_checks
 from orchestration.checks.raw_gates import raw_gate_checks
 from orchestration.partitions import as_of_months
 from orchestration.resources import build_resources
+from orchestration.sensors import landing_extract_sensor
 
 ASSETS = [
     landing_extract,
@@ -24,8 +28,15 @@ ASSETS = [
     dbt_monthly_models,
     *factor_assets,
     dbt_factor_score_models,
+    *output_assets,
 ]
-ASSET_CHECKS = [*raw_gate_checks]
+ASSET_CHECKS = [
+    *raw_gate_checks,
+    *freshness_checks(ASSETS),
+    *mart_gate_checks,
+    *output_gate_checks,
+    *output_checks,
+]
 
 monthly_refresh = dg.define_asset_job(
     name="monthly_refresh",
@@ -53,6 +64,7 @@ defs = dg.Definitions(
     asset_checks=ASSET_CHECKS,
     jobs=[monthly_refresh],
     schedules=[monthly_schedule],
+    sensors=[landing_extract_sensor, freshness_sensor(ASSET_CHECKS)],
     resources=build_resources(),
     # DuckDB has one writer per file: steps of a run execute one after another in one process.
     executor=dg.in_process_executor,

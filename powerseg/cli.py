@@ -7,7 +7,6 @@ non-zero naming the failed step or check.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 import re
 import shutil
@@ -59,6 +58,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from powerseg.landing import read_manifest
     from simulator import simulate
 
+    try:
+        plan = defect_plan(args)
+    except (ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     out = Path(args.out).resolve()
     raw = out / "raw"
     existing = read_manifest(raw) if raw.exists() else None
@@ -79,16 +83,106 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         seed=args.seed,
         end_month=args.end_month,
         progress=not args.quiet,
+        defects=plan,
     )
     total = sum(t["rows"] for t in manifest["tables"].values())
     print(
         f"simulated {args.customers:,} customers x {args.months} months "
         f"({manifest['extract_start']} .. {manifest['extract_end']}): {total:,} rows in {raw}"
     )
+    if plan is not None and not plan.is_empty:
+        print(defects_report(out))
     return 0
 
 
+def _pairs(values: list[str] | None, option: str) -> list[tuple[str, str]]:
+    out = []
+    for value in values or []:
+        left, sep, right = value.partition("=")
+        if not sep or not left or not right:
+            raise ValueError(f"{option} expects NAME=VALUE, got {value!r}")
+        out.append((left.strip(), right.strip()))
+    return out
+
+
+def _table_column(value: str, option: str) -> tuple[str, str]:
+    table, sep, column = value.partition(".")
+    if not sep or not table or not column:
+        raise ValueError(f"{option} expects TABLE.COLUMN, got {value!r}")
+    return table, column
+
+
+def defect_plan(args: argparse.Namespace):
+    """The DefectPlan the simulate options describe, or None for a clean extract."""
+    from simulator.defects import ROW_KINDS, DefectPlan
+
+    rates: dict[str, float] = {}
+    if args.defects:
+        rates = {kind: args.defects for kind in ROW_KINDS}
+    for kind, rate in _pairs(args.defect, "--defect"):
+        if kind not in ROW_KINDS:
+            raise ValueError(f"--defect: unknown kind {kind!r}; known: {', '.join(ROW_KINDS)}")
+        rates[kind] = float(rate)
+    drops = tuple(_table_column(v, "--drop-column") for v in args.drop_column or [])
+    renames = tuple(
+        (*_table_column(old, "--rename-column"), new)
+        for old, new in _pairs(args.rename_column, "--rename-column")
+    )
+    tables = tuple(t.strip() for t in args.defect_tables.split(",")) if args.defect_tables else None
+    plan = DefectPlan(
+        rates=rates,
+        tables=tables,
+        drop_columns=drops,
+        rename_columns=renames,
+        empty_tables=tuple(args.empty_table or ()),
+    )
+    return None if plan.is_empty else plan
+
+
+def defects_report(out: Path) -> str:
+    from simulator.defects import DEFECTS_JSON, DEFECTS_PARQUET, read_defects
+
+    summary, _ = read_defects(out)
+    lines = [f"injected {summary['injected_rows']:,} defective rows:"]
+    for table, kinds in summary["rows_by_table"].items():
+        if kinds:
+            counts = ", ".join(f"{kind} {n:,}" for kind, n in kinds.items())
+            lines.append(f"  {table:<22} {counts}")
+    plan = summary["plan"]
+    for label, key in (
+        ("dropped columns", "drop_columns"),
+        ("renamed columns", "rename_columns"),
+        ("empty tables", "empty_tables"),
+    ):
+        if plan[key]:
+            lines.append(f"  {label}: {', '.join(plan[key])}")
+    lines.append(f"what was injected, row by row: {out / DEFECTS_PARQUET} ({DEFECTS_JSON.name})")
+    return "\n".join(lines)
+
+
+def _warnings(result) -> list[str]:
+    """What let the run go on but deserves a look: WARN gates and factors skipped."""
+    import dagster as dg
+
+    lines = []
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN:
+            summary = evaluation.metadata.get("summary")
+            text = f": {summary.value}" if summary is not None else ""
+            lines.append(
+                f"check '{evaluation.check_name}' on {evaluation.asset_key.to_user_string()} "
+                f"warned{text}"
+            )
+    for event in result.get_asset_materialization_events():
+        reason = event.materialization.metadata.get("skipped_reason")
+        if reason is not None:
+            lines.append(str(reason.value))
+    return lines
+
+
 def _failures(result) -> list[str]:
+    import dagster as dg
+
     lines = []
     for event in result.get_step_failure_events():
         error = event.step_failure_data.error
@@ -98,11 +192,13 @@ def _failures(result) -> list[str]:
         message = error.message.strip() if error else "unknown error"
         lines.append(f"step '{event.step_key}' failed: {message}")
     for evaluation in result.get_asset_check_evaluations():
-        if not evaluation.passed:
+        if not evaluation.passed and evaluation.severity != dg.AssetCheckSeverity.WARN:
             severity = getattr(evaluation.severity, "value", evaluation.severity)
+            summary = evaluation.metadata.get("summary")
+            text = f": {summary.value}" if summary is not None else ""
             lines.append(
                 f"check '{evaluation.check_name}' on {evaluation.asset_key.to_user_string()} "
-                f"failed ({severity})"
+                f"failed ({severity}){text}"
             )
     # steps after a failure are never started in-process: everything without a start was not run
     started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
@@ -113,11 +209,49 @@ def _failures(result) -> list[str]:
     return lines
 
 
+# Exit status of a run refused because another run holds the warehouse (EX_TEMPFAIL).
+EXIT_LOCKED = 75
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    from powerseg.runlock import WarehouseLockedError, describe, warehouse_run_lock
+
     settings = _settings(args.data_dir)
     if args.source:
         os.environ["POWERSEG_SOURCE"] = args.source
         settings = Settings.from_env()
+
+    def waiting(holder: dict) -> None:
+        print(
+            f"waiting up to {args.wait_for_lock:.0f} s for the run holding the warehouse: "
+            f"{describe(holder)}",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    try:
+        with warehouse_run_lock(
+            settings.warehouse_path,
+            wait_seconds=args.wait_for_lock,
+            details={
+                "as_of": (
+                    f"{args.from_month}..{args.to_month}"
+                    if getattr(args, "from_month", None)
+                    else args.as_of
+                ),
+                "command": (
+                    "powerseg backfill" if getattr(args, "from_month", None) else "powerseg run"
+                ),
+            },
+            on_wait=waiting,
+        ):
+            return _run_locked(args, settings)
+    except WarehouseLockedError as exc:
+        print(f"powerseg run REFUSED: {exc}", file=sys.stderr)
+        return EXIT_LOCKED
+
+
+def _run_locked(args: argparse.Namespace, settings: Settings) -> int:
     prepare_instance(settings)
 
     from dagster import DagsterInstance
@@ -155,8 +289,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         result = job.execute_in_process(
             instance=instance, partition_key=partition_key, raise_on_error=False, tags=tags
         )
-    failures = _failures(result)
+    failures, warnings = _failures(result), _warnings(result)
     what = tags["powerseg/as_of_month"]
+    if warnings:
+        print("warnings (the run went on):", file=sys.stderr)
+        for line in warnings:
+            print(f"  - {line}", file=sys.stderr)
     if not result.success or failures:
         print(f"powerseg run FAILED for {what} (run {result.run_id}):", file=sys.stderr)
         for line in failures or ["the run did not succeed; see the Dagster UI for details"]:
@@ -170,7 +308,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def newest_complete_month(settings: Settings) -> str:
     """'YYYY-MM' of the newest month the extract in the landing folder covers completely; for a
     simulated demo extract not yet written, the simulator's default end month."""
-    from powerseg.landing import read_manifest
+    from powerseg.landing import ExtractStatus, read_manifest
 
     manifest = read_manifest(settings.raw_dir)
     if manifest is None or not manifest.get("extract_end"):
@@ -180,10 +318,7 @@ def newest_complete_month(settings: Settings) -> str:
             f"no complete extract in {settings.raw_dir} (its {MANIFEST_FILE} is missing): "
             "give the month with --as-of YYYY-MM"
         )
-    end = dt.date.fromisoformat(str(manifest["extract_end"])[:10])
-    if (end + dt.timedelta(days=1)).month == end.month:  # the extract ends inside a month
-        end = end.replace(day=1) - dt.timedelta(days=1)
-    return end.strftime("%Y-%m")
+    return ExtractStatus(settings.raw_dir, manifest).last_complete_month
 
 
 def summary(settings: Settings) -> str:
@@ -245,6 +380,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="data folder; tables go to OUT/raw/<table>/, hidden traits to OUT/truth/",
     )
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
+    bad = sim.add_argument_group(
+        "defects", "corrupt the extract on purpose; what was injected goes to OUT/truth/defects.*"
+    )
+    bad.add_argument(
+        "--defects",
+        type=float,
+        metavar="RATE",
+        help="share of rows per table given each kind of row defect (duplicates, null_keys, "
+        "negative_kwh, orphan_customer_ids, dates_out_of_range, unknown_codes)",
+    )
+    bad.add_argument(
+        "--defect",
+        action="append",
+        metavar="KIND=RATE",
+        help="rate of one kind of row defect (repeatable; overrides --defects for that kind)",
+    )
+    bad.add_argument(
+        "--defect-tables", metavar="T1,T2", help="inject row defects only in these tables"
+    )
+    bad.add_argument(
+        "--drop-column", action="append", metavar="TABLE.COLUMN", help="deliver without a column"
+    )
+    bad.add_argument(
+        "--rename-column",
+        action="append",
+        metavar="TABLE.COLUMN=NEW",
+        help="deliver a column under another name",
+    )
+    bad.add_argument(
+        "--empty-table", action="append", metavar="TABLE", help="deliver a table with no rows"
+    )
     sim.set_defaults(func=cmd_simulate)
 
     run = sub.add_parser("run", help="materialise every asset for a data folder")
@@ -254,6 +420,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--source",
         choices=["simulator", "landing"],
         help="who produces the extract (default $POWERSEG_SOURCE)",
+    )
+    run.add_argument(
+        "--wait-for-lock",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="when another run is writing the warehouse, wait this long for it (default: stop "
+        f"at once with exit status {EXIT_LOCKED})",
     )
     run.set_defaults(func=cmd_run)
 
@@ -268,6 +442,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--source",
         choices=["simulator", "landing"],
         help="who produces the extract (default $POWERSEG_SOURCE)",
+    )
+    backfill.add_argument(
+        "--wait-for-lock",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="when another run is writing the warehouse, wait this long for it",
     )
     backfill.set_defaults(func=cmd_run, as_of=None)
 

@@ -118,6 +118,40 @@ def render_contract_md() -> str:
         "- PII columns (name, id_number, phone, address) never leave staging: staging keeps a "
         "salted hash of the identity and drops the rest.",
         "",
+        "## The manifest",
+        "",
+        f"`{MANIFEST_FILE}` is the completeness marker: the producer writes it after every table "
+        "file is in place (write it under a temporary name and rename it, so it never appears "
+        "half-written). An extract is complete when the manifest is there, lists every contract "
+        "table, and every file it lists is present with, in total per table, the row count it "
+        "states. The landing sensor launches a run only for a complete extract, once per "
+        "extract id.",
+        "",
+        "```json",
+        "{",
+        '  "extract_id": "utility-2026-10-r1",',
+        '  "extract_start": "2024-11-01",',
+        '  "extract_end": "2026-10-31",',
+        '  "tables": {',
+        '    "customers": {"rows": 5000, "files": ["customers/customers.parquet"]},',
+        '    "meter_reads_daily": {"rows": 3650000, "files": ["meter_reads_daily/2024-11.parquet", '
+        '"..."]}',
+        "  }",
+        "}",
+        "```",
+        "",
+        "| field | required | meaning |",
+        "|---|---|---|",
+        "| `extract_end` | yes | last day covered (YYYY-MM-DD); freshness is measured from it |",
+        "| `extract_start` | no | first day covered (YYYY-MM-DD), shown in the UI |",
+        "| `tables.<table>.rows` | yes | rows in that table's files, all files together |",
+        "| `tables.<table>.files` | no | files relative to the landing folder; default: every "
+        "`<table>/*.parquet` |",
+        "| `extract_id` | no | the delivery's identity; default: a hash of the manifest's content, "
+        "so a re-delivery with other files or counts is a new extract |",
+        "| `seed`, `customers` | simulator only | marks a simulated extract (fixed historical "
+        "dates: freshness is measured against its own end) |",
+        "",
     ]
     for table in TABLES.values():
         lines += _table_md(table)

@@ -475,12 +475,23 @@ def _table_exists(conn: sa.Connection, schema: str, name: str) -> bool:
     )
 
 
+# A day belongs to the extract when it has at least this share of the busiest day's reads (the
+# same rule as dbt's stg_raw__extract_window), so a stray future-dated read cannot move the end.
+EXTRACT_DAY_COVERAGE_SHARE = 0.5
+
+
 def extract_end_from_meter_reads(conn: sa.Connection, schema: str = RAW_SCHEMA) -> date | None:
-    """The last day with meter reads: the extract end when no manifest says otherwise."""
+    """The last day well covered by meter reads: the extract end when no manifest says otherwise."""
     if "read_date" not in _catalog(conn, schema, "meter_reads_daily"):
         return None
     value = conn.execute(
-        sa.text(f"SELECT max(read_date) FROM {_q(schema)}.meter_reads_daily")
+        sa.text(
+            f"WITH per_day AS (SELECT CAST(read_date AS DATE) AS day, count(*) AS reads "
+            f"FROM {_q(schema)}.meter_reads_daily WHERE read_date IS NOT NULL GROUP BY 1) "
+            f"SELECT max(day) FROM per_day "
+            f"WHERE reads >= :share * (SELECT max(reads) FROM per_day)"
+        ),
+        {"share": EXTRACT_DAY_COVERAGE_SHARE},
     ).scalar()
     if isinstance(value, datetime):
         return value.date()

@@ -4,5 +4,14 @@ Generated from hidden per-customer traits, written to a separate truth file to s
 """
 
 from .core import TRUTH_FILE, Simulation, TablePart, simulate
+from .defects import ROW_KINDS, DefectPlan, read_defects
 
-__all__ = ["TRUTH_FILE", "Simulation", "TablePart", "simulate"]
+__all__ = [
+    "ROW_KINDS",
+    "TRUTH_FILE",
+    "DefectPlan",
+    "Simulation",
+    "TablePart",
+    "read_defects",
+    "simulate",
+]

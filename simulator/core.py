@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from .billing import build_bills, build_payments
 from .clock import Window
 from .consumption import ReadGenerator
 from .customers import build_customers, customers_columns, truth_columns
+from .defects import DEFECTS_JSON, DEFECTS_PARQUET, DefectInjector, DefectPlan
 from .grid import build_grid, build_outages, exposures
 from .landing import Coded, LandingWriter, build_table, contract_table, format_ids, write_parquet
 from .service import build_interactions, build_surveys, build_work_orders
@@ -235,26 +237,41 @@ def simulate(
     seed: int = 42,
     end_month: str = "2026-10",
     progress: bool = True,
+    defects: DefectPlan | None = None,
 ) -> dict:
     """Write a simulated extract to out_dir/raw (+ out_dir/truth) and return its manifest.
 
     Every contract table lands as Parquet under raw/<table>/ (meter reads one file per month);
     the hidden traits go to truth/customer_traits.parquet; raw/_manifest.json is written last.
+    With `defects`, the extract is corrupted as planned (simulator/defects.py) and what was
+    injected goes to truth/defects.json and truth/defects.parquet.
     """
     out = Path(out_dir)
     sim = Simulation(customers=customers, months=months, seed=seed, end_month=end_month)
     writer = LandingWriter(out / "raw")
+    for stale in (DEFECTS_JSON, DEFECTS_PARQUET):
+        (out / stale).unlink(missing_ok=True)
+    injector = None
+    if defects is not None and not defects.is_empty:
+        end = np.datetime64(sim.window.end, "D").astype(dt.date)
+        injector = DefectInjector(defects, seed, end)
     with tqdm(
         total=sim.n_parts + 1, desc="simulate", unit="table", file=sys.stderr, disable=not progress
     ) as bar:
         for part in sim.parts():
             bar.set_postfix_str(f"{part.table}/{part.part}", refresh=False)
-            writer.write(part.table, part.part, part.data)
+            data = part.data
+            if injector is not None:
+                data = injector.apply(part.table, part.part, data)
+            writer.write(part.table, part.part, data)
             bar.update()
         assert sim.truth is not None
         write_parquet(sim.truth, out / TRUTH_FILE)
         bar.update()
-    return writer.finish(sim.window.start, sim.window.end, sim.seed, sim.customers)
+    manifest = writer.finish(sim.window.start, sim.window.end, sim.seed, sim.customers)
+    if injector is not None:
+        injector.write(out, {t: v["rows"] for t, v in manifest["tables"].items()})
+    return manifest
 
 
 __all__ = ["Simulation", "TablePart", "simulate"]

@@ -101,3 +101,31 @@ def built_warehouse(pipeline_run) -> BuiltWarehouse:
     return BuiltWarehouse(
         pipeline_run.data_dir, pipeline_run.raw_dir, pipeline_run.truth_dir, pipeline_run.warehouse
     )
+
+
+def table_month_hashes(warehouse: Path, tables, months) -> dict[tuple[str, str], tuple[int, int]]:
+    """(table, 'YYYY-MM') -> (rows, order-independent hash of every row of that as-of month).
+    Doubles are hashed to 9 decimals: DuckDB's parallel sums of doubles are not reproducible in
+    the last bits, and a month must compare equal however often it was rebuilt."""
+    import datetime as dt
+
+    out = {}
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for table in tables:
+            schema, name = table.split(".")
+            columns = con.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = ? and table_name = ? order by ordinal_position",
+                [schema, name],
+            ).fetchall()
+            row = ", ".join(
+                f'round("{c}", 9)' if kind in ("DOUBLE", "FLOAT") else f'"{c}"'
+                for c, kind in columns
+            )
+            for month in months:
+                out[table, month] = con.execute(
+                    f"select count(*), coalesce(sum(hash(row({row}))), 0) from {table} "
+                    "where cast(as_of_month as date) = ?",
+                    [dt.date.fromisoformat(f"{month}-01")],
+                ).fetchone()
+    return out

@@ -34,6 +34,95 @@ METHODS = {
 }
 
 
+# Staged tables a factor cannot be modelled without. When one is present but empty (a partial
+# extract, allowed with a warning by the raw gates) the factor is skipped: it writes its scored
+# month with no scores and tier `not_scored`, so the joins downstream still hold every customer.
+REQUIRED_SOURCES = {
+    "contribution": ("bills",),
+    "outage_sensitivity": ("outages", "work_orders"),
+    "arrears": ("bills", "payments"),
+    "channel_activity": ("channel_interactions",),
+    "inspection": ("inspections",),
+}
+NOT_SCORED_TIER = "not_scored"
+SKIPPED_VERSION = "skipped"
+# The columns each factor's score table has, typed, so a skipped month (or a first run that
+# skips) leaves a table of the same shape for marts.customer_factor_scores and later steps.
+_REASONS = {"reason_1": "string", "reason_2": "string", "reason_3": "string"}
+SCORE_COLUMNS = {
+    "contribution": {
+        "score": "Float64",
+        "level": "Int64",
+        "tier": "string",
+        **{f"membership_{i}": "Float64" for i in range(1, 6)},
+    },
+    "outage_sensitivity": {
+        "probability": "Float64",
+        "score": "Float64",
+        "tier": "string",
+        **_REASONS,
+    },
+    "arrears": {
+        "probability": "Float64",
+        "score": "Float64",
+        "points": "Float64",
+        "grade": "string",
+        "tier": "string",
+        **_REASONS,
+    },
+    "channel_activity": {
+        "score": "Float64",
+        "tier": "string",
+        "preferred_channel": "string",
+        "digital_share": "Float64",
+        "digital_tier": "string",
+    },
+    "inspection": {
+        "probability": "Float64",
+        "score": "Float64",
+        "tier": "string",
+        "reason": "string",
+    },
+}
+
+
+def empty_sources(con, factor: str) -> list[str]:
+    """The required staged tables of `factor` that hold no rows."""
+    empty = []
+    for table in REQUIRED_SOURCES[factor]:
+        has_rows = con.execute(
+            f"select exists (select 1 from staging.stg_raw__{table})"
+        ).fetchone()[0]
+        if not has_rows:
+            empty.append(table)
+    return empty
+
+
+def not_scored_frame(factor: str, customers: pd.DataFrame, score_month) -> pd.DataFrame:
+    """Every active customer of the scored month, with no score and tier `not_scored`."""
+    frame = pd.DataFrame(
+        {
+            "customer_id": customers["customer_id"].astype(str).to_numpy(),
+            "as_of_month": pd.Timestamp(score_month),
+        }
+    )
+    for column, dtype in SCORE_COLUMNS[factor].items():
+        frame[column] = pd.Series(pd.NA, index=frame.index, dtype=dtype)
+    frame["tier"] = NOT_SCORED_TIER
+    frame["model_name"] = f"powerseg_{factor}"
+    frame["model_version"] = SKIPPED_VERSION
+    return frame
+
+
+def skip_message(factor: str, tables: list[str]) -> str:
+    listed = ", ".join(f"raw.{t}" for t in tables)
+    return (
+        f"{factor} skipped: {listed} {'is' if len(tables) == 1 else 'are'} empty in this extract "
+        f"(no staged rows), so the model cannot be trained or scored; every active customer of "
+        f"the month is written with no score and tier '{NOT_SCORED_TIER}'"
+    )
+
+
 def scores_table(factor: str) -> str:
     return f"scores.{factor}_scores"
 
@@ -91,7 +180,8 @@ def build_factor_asset(factor: str) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource
     ) -> dg.MaterializeResult:
         per_month = [
-            score_month(factor, month, warehouse, mlflow) for month in context_months(context)
+            score_month(factor, month, warehouse, mlflow, context.log)
+            for month in context_months(context)
         ]
         metadata = dict(per_month[-1])
         if len(per_month) > 1:
@@ -119,12 +209,25 @@ def _month_summary(metadata: dict) -> dict:
 
 
 def score_month(
-    factor: str, as_of_month: dt.date, warehouse: WarehouseResource, mlflow: MlflowResource
+    factor: str,
+    as_of_month: dt.date,
+    warehouse: WarehouseResource,
+    mlflow: MlflowResource,
+    context_log,
 ) -> dict:
     """Train on the months of its history window (the same whatever ran before) whose labels
     were known by the end of `as_of_month`, score it, replace its rows in
     scores.<factor>_scores; return the materialisation metadata of that month."""
     mart = FEATURE_MARTS[factor]
+    with warehouse.connect(read_only=True) as con:
+        skipped_for = empty_sources(con, factor)
+        if skipped_for:
+            customers = con.execute(
+                f"select customer_id from marts.{mart} where as_of_month = ? order by customer_id",
+                [as_of_month],
+            ).df()
+    if skipped_for:
+        return _skip(context_log, warehouse, factor, skipped_for, customers, as_of_month)
     with warehouse.connect(read_only=True) as con:
         months = con.execute(
             "select as_of_month, bool_and(outcome_window_closed) as outcome_window_closed, "
@@ -208,6 +311,22 @@ def score_month(
     return metadata
 
 
+def _skip(log, warehouse, factor, tables, customers, score_month) -> dict:
+    message = skip_message(factor, tables)
+    log.warning(message)
+    score_date = pd.Timestamp(score_month).date()
+    frame = not_scored_frame(factor, customers, score_month)
+    with warehouse.connect() as con:
+        written = replace_month(con, scores_table(factor), frame, score_date)
+    return {
+        "dagster/row_count": written,
+        "as_of_month": str(score_date),
+        "skipped": True,
+        "skipped_reason": message,
+        "empty_sources": ", ".join(f"raw.{t}" for t in tables),
+    }
+
+
 def _previous_scores(con, factor: str, score_month) -> pd.DataFrame | None:
     table = scores_table(factor)
     exists = con.execute(
@@ -218,8 +337,9 @@ def _previous_scores(con, factor: str, score_month) -> pd.DataFrame | None:
     if not exists:
         return None
     frame = con.execute(
-        f"select score from {table} where as_of_month = "
-        f"(select max(as_of_month) from {table} where as_of_month < ?)",
+        # A skipped month has no scores: compare with the last month that was scored.
+        f"select score from {table} where score is not null and as_of_month = "
+        f"(select max(as_of_month) from {table} where as_of_month < ? and score is not null)",
         [score_month],
     ).df()
     return frame if len(frame) else None

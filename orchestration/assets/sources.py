@@ -8,7 +8,7 @@ import dagster as dg
 
 from orchestration.resources import LandingResource, WarehouseResource
 from powerseg.contract import TABLES
-from powerseg.landing import load_landing, read_manifest
+from powerseg.landing import load_landing, manifest_extract_id, read_manifest
 
 OWNER = "team:data-engineering"
 WAREHOUSE_POOL = "warehouse"
@@ -67,15 +67,21 @@ def landing_extract(
         )
         produced = True
     rows = {t: int(v.get("rows", 0)) for t, v in manifest.get("tables", {}).items()}
+    extract_id = manifest_extract_id(manifest)
     return dg.MaterializeResult(
+        # The data version changes only when a different extract lands, so the UI tells a new
+        # delivery from a re-run on the same one.
+        data_version=dg.DataVersion(extract_id),
         metadata={
+            "extract_id": extract_id,
+            "dagster/row_count": sum(rows.values()),
             "landing_folder": dg.MetadataValue.path(str(raw_dir)),
             "source": landing.source,
             "simulated_now": produced,
             "extract_start": manifest.get("extract_start"),
             "extract_end": manifest.get("extract_end"),
             "rows_by_table": dg.MetadataValue.json(rows),
-        }
+        },
     )
 
 

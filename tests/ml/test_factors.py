@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -34,8 +35,9 @@ def test_one_score_row_per_scored_customer(factor, synthetic_marts):
     assert set(scores["tier"]) <= {"low", "medium", "high"}
     assert (scores["model_name"] == f"powerseg_{factor}").all()
     assert (scores["model_version"] == "unregistered").all()
-    assert result.row_counts["holdout_rows"] == pytest.approx(
-        0.25 * result.row_counts["labelled_rows"], abs=1
+    # whole customers are held out, a quarter of each label stratum rounded up
+    assert result.row_counts["holdout_rows"] / result.row_counts["labelled_rows"] == pytest.approx(
+        0.25, abs=0.01
     )
     assert result.windows.train_as_of_month == "2026-04"
     assert result.windows.score_as_of_month == "2026-07"
@@ -104,3 +106,24 @@ def test_config_dict_and_previous_scores(synthetic_marts):
         previous_scores=first.scores,
     )
     assert second.score_metrics["psi_vs_previous_scores"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_hold_out_is_whole_customers_whatever_the_row_order():
+    from ml.config import TrainingConfig
+    from ml.factors import _split
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {
+            "customer_id": np.repeat([f"C{i:05d}" for i in range(400)], 3),
+            "as_of_month": np.tile(pd.to_datetime(["2026-01-01", "2026-02-01", "2026-03-01"]), 400),
+        }
+    )
+    labels = (rng.random(len(frame)) < 0.1).astype(int)
+    (fit, fit_labels), (held, held_labels) = _split(frame, labels, TrainingConfig())
+    assert not set(fit["customer_id"]) & set(held["customer_id"])
+    assert held["customer_id"].nunique() == pytest.approx(100, abs=2)
+    assert 0 < held_labels.sum() < labels.sum()
+    order = rng.permutation(len(frame))
+    (_, _), (held_again, _) = _split(frame.iloc[order], labels[order], TrainingConfig())
+    assert set(held_again["customer_id"]) == set(held["customer_id"])

@@ -4,7 +4,6 @@ that leaves every month exactly as running its months one by one does (by conten
 import datetime as dt
 
 import dagster as dg
-import duckdb
 import pytest
 
 from orchestration.definitions import defs
@@ -16,7 +15,7 @@ from orchestration.partitions import (
     month_vars,
     months_in_range,
 )
-from tests.conftest import PREVIOUS_MONTH, landing_env, powerseg_cli
+from tests.conftest import PREVIOUS_MONTH, landing_env, powerseg_cli, table_month_hashes
 
 NEWEST_MONTH = "2026-10"
 
@@ -77,29 +76,8 @@ MONTH_TABLES = (
 )
 
 
-def month_hashes(warehouse, months) -> dict[tuple[str, str], tuple[int, int]]:
-    """(table, month) -> (rows, order-independent hash of every row). Doubles are hashed to 9
-    decimals: DuckDB's parallel sums of doubles are not reproducible in the last bits."""
-    out = {}
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        for table in MONTH_TABLES:
-            schema, name = table.split(".")
-            columns = con.execute(
-                "select column_name, data_type from information_schema.columns "
-                "where table_schema = ? and table_name = ? order by ordinal_position",
-                [schema, name],
-            ).fetchall()
-            row = ", ".join(
-                f'round("{c}", 9)' if kind in ("DOUBLE", "FLOAT") else f'"{c}"'
-                for c, kind in columns
-            )
-            for month in months:
-                out[table, month] = con.execute(
-                    f"select count(*), coalesce(sum(hash(row({row}))), 0) from {table} "
-                    "where as_of_month = ?",
-                    [dt.date.fromisoformat(f"{month}-01")],
-                ).fetchone()
-    return out
+def month_hashes(warehouse, months):
+    return table_month_hashes(warehouse, MONTH_TABLES, months)
 
 
 @pytest.mark.slow

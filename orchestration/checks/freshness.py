@@ -1,0 +1,208 @@
+"""Freshness: is the extract in the landing folder recent enough, and were the outputs refreshed
+recently? Limits come from the environment (POWERSEG_EXTRACT_MAX_AGE_DAYS, ..._OUTPUT_...).
+
+Extract freshness is data time: the manifest's `extract_end` against a reference date. The
+reference is POWERSEG_FRESHNESS_REFERENCE_DATE when set (replaying history, tests), the extract's
+own end for a simulated extract (its dates are fixed and historical, so the demo counts as
+delivered on time), and today otherwise. Output freshness is Dagster's last-update check: the
+newest materialisation of every output asset must be younger than the limit.
+"""
+
+# No `from __future__ import annotations`: Dagster compares the context and config
+# annotations as objects, and postponed annotations are strings.
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+
+from orchestration.assets.sources import OWNER
+from orchestration.resources import LandingResource
+from powerseg.landing import LandingError, read_manifest
+
+CHECK_NAME = "freshness"
+EXTRACT_KEY = dg.AssetKey(["landing", "extract"])
+# The extract for month M is complete after its last day and due in the first days of M+1; the
+# scheduled run on the 3rd of M+2 (33-34 days later) fails this check if M+1 never landed.
+DEFAULT_EXTRACT_MAX_AGE_DAYS = 32
+# Outputs are rebuilt monthly; a month and a few days of grace.
+DEFAULT_OUTPUT_MAX_AGE_DAYS = 35
+# Groups that hold inputs and intermediate steps, never outputs read by people.
+NON_OUTPUT_GROUPS = frozenset({"sources", "staging", "intermediate", "rules"})
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a whole number of days, got {value!r}") from exc
+
+
+def extract_max_age_days() -> int:
+    return _env_int("POWERSEG_EXTRACT_MAX_AGE_DAYS", DEFAULT_EXTRACT_MAX_AGE_DAYS)
+
+
+def output_max_age_days() -> int:
+    return _env_int("POWERSEG_OUTPUT_MAX_AGE_DAYS", DEFAULT_OUTPUT_MAX_AGE_DAYS)
+
+
+@dataclass(frozen=True)
+class FreshnessVerdict:
+    passed: bool
+    description: str
+    extract_end: date | None
+    reference_date: date
+    reference: str  # where the reference date came from
+    age_days: int | None
+    max_age_days: int
+
+
+def reference_date(
+    manifest: dict | None, configured: str | None, today: date | None = None
+) -> tuple[date, str]:
+    """The 'now' that extract freshness is measured against, and where it came from."""
+    if configured:
+        return date.fromisoformat(configured), "configured (POWERSEG_FRESHNESS_REFERENCE_DATE)"
+    end = _as_date((manifest or {}).get("extract_end"))
+    if manifest is not None and "seed" in manifest and end is not None:
+        return end, "simulated extract: its own end date (fixed historical demo dates)"
+    return today or datetime.now(UTC).date(), "today (UTC)"
+
+
+def _as_date(value) -> date | None:
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def judge_extract_freshness(
+    manifest: dict | None,
+    max_age_days: int,
+    configured_reference: str | None = None,
+    today: date | None = None,
+) -> FreshnessVerdict:
+    """Pass when the manifest's extract end is at most `max_age_days` before the reference."""
+    ref, source = reference_date(manifest, configured_reference, today)
+    end = _as_date((manifest or {}).get("extract_end"))
+    if end is None:
+        what = "no manifest" if manifest is None else "a manifest without a valid extract_end"
+        return FreshnessVerdict(
+            False,
+            f"cannot tell how fresh the extract is: the landing folder has {what}",
+            None,
+            ref,
+            source,
+            None,
+            max_age_days,
+        )
+    age = (ref - end).days
+    if age > max_age_days:
+        description = (
+            f"extract is late: it ends {end.isoformat()}, {age} days before {ref.isoformat()} "
+            f"({source}); at most {max_age_days} days are allowed "
+            "(POWERSEG_EXTRACT_MAX_AGE_DAYS). The next month's extract has not landed."
+        )
+        return FreshnessVerdict(False, description, end, ref, source, age, max_age_days)
+    description = (
+        f"extract ends {end.isoformat()}, {age} days before {ref.isoformat()} ({source}); "
+        f"limit {max_age_days} days"
+    )
+    return FreshnessVerdict(True, description, end, ref, source, age, max_age_days)
+
+
+class ExtractFreshnessConfig(dg.Config):
+    """Defaults from the environment; a run may override them from the launchpad."""
+
+    max_age_days: int = extract_max_age_days()
+    reference_date: str | None = os.environ.get("POWERSEG_FRESHNESS_REFERENCE_DATE") or None
+
+
+@dg.asset_check(
+    asset=EXTRACT_KEY,
+    name=CHECK_NAME,
+    description=(
+        "Fails when the extract is late: the manifest's extract_end is more than "
+        "POWERSEG_EXTRACT_MAX_AGE_DAYS (default 32) days before the reference date (today; a "
+        "simulated extract's own end; or POWERSEG_FRESHNESS_REFERENCE_DATE). Not blocking: an "
+        "old extract still rebuilds consistent outputs, the check says they are old."
+    ),
+    metadata={"owner": OWNER},
+)
+def extract_freshness(
+    context: dg.AssetCheckExecutionContext,
+    config: ExtractFreshnessConfig,
+    landing: LandingResource,
+) -> dg.AssetCheckResult:
+    try:
+        manifest = read_manifest(landing.raw_dir)
+    except LandingError as exc:
+        return dg.AssetCheckResult(
+            passed=False, severity=dg.AssetCheckSeverity.ERROR, description=str(exc)
+        )
+    verdict = judge_extract_freshness(manifest, config.max_age_days, config.reference_date)
+    context.log.info(verdict.description)
+    return extract_check_result(verdict)
+
+
+def extract_check_result(verdict: FreshnessVerdict) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=verdict.passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=verdict.description,
+        metadata={
+            "extract_end": verdict.extract_end.isoformat() if verdict.extract_end else "unknown",
+            "reference_date": verdict.reference_date.isoformat(),
+            "reference": verdict.reference,
+            "age_days": verdict.age_days if verdict.age_days is not None else -1,
+            "max_age_days": verdict.max_age_days,
+        },
+    )
+
+
+def output_asset_keys(assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetKey]:
+    """The ends of the lineage graph: assets nothing else reads, outside the input and
+    intermediate groups. New output assets are covered as soon as they join the graph."""
+    specs = {spec.key: spec for a in assets for spec in a.specs}
+    upstream = {dep.asset_key for spec in specs.values() for dep in spec.deps}
+    outputs = [
+        key
+        for key, spec in specs.items()
+        if key not in upstream and spec.group_name not in NON_OUTPUT_GROUPS
+    ]
+    return sorted(outputs, key=lambda k: k.to_user_string())
+
+
+def output_freshness_checks(
+    assets: Sequence[dg.AssetsDefinition], max_age_days: int | None = None
+) -> Sequence[dg.AssetChecksDefinition]:
+    days = output_max_age_days() if max_age_days is None else max_age_days
+    # Superseded by FreshnessPolicy, which only the daemon evaluates; these checks also run inside
+    # `powerseg run` (no daemon) and in the monthly job, so they stay.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.SupersessionWarning)
+        return dg.build_last_update_freshness_checks(
+            assets=output_asset_keys(assets),
+            lower_bound_delta=timedelta(days=days),
+            severity=dg.AssetCheckSeverity.ERROR,
+        )
+
+
+def freshness_checks(assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetChecksDefinition]:
+    """Every freshness check of the code location: the extract's and the outputs'."""
+    return [extract_freshness, *output_freshness_checks(assets)]
+
+
+def freshness_sensor(checks: Sequence[dg.AssetChecksDefinition]) -> dg.SensorDefinition:
+    """Re-evaluates the output freshness checks between runs (needs dagster-daemon), so stale
+    outputs turn red in the UI even when nothing runs. Stopped by default."""
+    return dg.build_sensor_for_freshness_checks(
+        freshness_checks=[c for c in checks if c is not extract_freshness],
+        minimum_interval_seconds=3600,
+        name="output_freshness_sensor",
+    )
