@@ -15,7 +15,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
 from ml.config import ArrearsConfig
-from ml.preprocessing import numeric_matrix, require_columns, top_reasons
+from ml.preprocessing import TooFewLabels, numeric_matrix, require_columns, top_reasons
 
 MIN_POINTS_LOST = 0.5  # a bin costing less than half a point is not worth telling a customer
 
@@ -99,7 +99,7 @@ class ArrearsScorecard(ClassifierMixin, BaseEstimator):
         cfg = self.resolved_config
         labels = np.asarray(y).astype(int)
         if np.unique(labels).size < 2:
-            raise ValueError("the arrears scorecard needs both positive and negative labels")
+            raise TooFewLabels("the arrears scorecard needs both positive and negative labels")
         data = self.model_input(frame)
         features = self.input_columns
         with warnings.catch_warnings():

@@ -21,7 +21,7 @@ from ml.config import FACTORS, TrainingConfig, config_as_params, resolve_config
 from ml.contribution import ContributionModel
 from ml.inspection import InspectionRiskModel
 from ml.outage_sensitivity import OutageSensitivityModel
-from ml.preprocessing import KEY_COLUMNS, require_columns
+from ml.preprocessing import KEY_COLUMNS, TooFewLabels, require_columns
 from ml.tracking import FactorRun, PromotionRule, TrackingConfig, TrackingResult
 
 UNREGISTERED = "unregistered"
@@ -344,7 +344,7 @@ def labelled_rows(features: pd.DataFrame, outcomes: pd.DataFrame, label: str):
     joined = _join_key(features).merge(outcome_columns, on=list(KEY_COLUMNS), how="left")
     known = joined["_label"].notna().to_numpy() & joined["_closed"].fillna(False).to_numpy(bool)
     if not known.any():
-        raise ValueError(
+        raise TooFewLabels(
             f"no training row has a known {label} with a closed outcome window; train on an "
             "earlier as-of month"
         )
@@ -380,8 +380,8 @@ def _split(features: pd.DataFrame, labels, training: TrainingConfig):
     """Hold out whole customers, chosen by a keyed hash of their id, stratified on the label.
 
     Customers are ranked by their hash within each stratum (ever positive / never positive when
-    there is a label) and the lowest `holdout_share` of each stratum is held out with all its
-    rows. Row order never changes the split, and no customer is on both sides.
+    there is a label) and the lowest `holdout_share` of each stratum (rounded down) is held out
+    with all its rows. Row order never changes the split, and no customer is on both sides.
     """
     if len(features) < 8:
         raise ValueError(f"only {len(features)} training rows; need at least 8 to hold some out")
@@ -395,7 +395,8 @@ def _split(features: pd.DataFrame, labels, training: TrainingConfig):
     per_customer["u"] = holdout_fraction(per_customer["customer_id"], training.seed)
     rank = per_customer.groupby("label")["u"].rank(method="first", pct=False)
     size = per_customer.groupby("label")["u"].transform("size")
-    per_customer["holdout"] = rank <= np.ceil(training.holdout_share * size)
+    # rounded down, so a stratum of one customer (a single positive) stays in the fit
+    per_customer["holdout"] = rank <= np.floor(training.holdout_share * size)
     held_out = (
         customers["customer_id"]
         .isin(per_customer.loc[per_customer["holdout"], "customer_id"])

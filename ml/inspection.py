@@ -16,6 +16,7 @@ from sklearn.tree import DecisionTreeClassifier, export_text
 
 from ml.config import InspectionConfig
 from ml.preprocessing import (
+    TooFewLabels,
     assign_tiers,
     fit_tier_thresholds,
     numeric_matrix,
@@ -139,7 +140,7 @@ class InspectionRiskModel(ClassifierMixin, BaseEstimator):
         require_columns(frame, self.input_columns, "inspection feature frame")
         labels = np.asarray(y).astype(int)
         if np.unique(labels).size < 2:
-            raise ValueError("the inspection model needs both positive and negative labels")
+            raise TooFewLabels("the inspection model needs both positive and negative labels")
         self.categories_ = {
             c: sorted(frame[c].dropna().astype(str).unique().tolist())
             for c in cfg.categorical_features

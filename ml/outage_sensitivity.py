@@ -14,6 +14,7 @@ from sklearn.linear_model import LogisticRegression
 from ml.config import OutageSensitivityConfig
 from ml.preprocessing import (
     Standardiser,
+    TooFewLabels,
     assign_tiers,
     fit_tier_thresholds,
     numeric_matrix,
@@ -46,7 +47,7 @@ class OutageSensitivityModel(ClassifierMixin, BaseEstimator):
         cfg = self.resolved_config
         labels = np.asarray(y).astype(int)
         if np.unique(labels).size < 2:
-            raise ValueError("outage sensitivity needs both positive and negative labels")
+            raise TooFewLabels("outage sensitivity needs both positive and negative labels")
         self.standardiser_ = Standardiser(cfg.features, cfg.log_features).fit(frame)
         self.classifier_ = LogisticRegression(
             C=cfg.regularisation_c, class_weight=cfg.class_weight, max_iter=1000

@@ -16,6 +16,11 @@ TIER_LABELS = ("low", "medium", "high")
 KEY_COLUMNS = ("customer_id", "as_of_month")
 
 
+class TooFewLabels(ValueError):
+    """The training window holds no usable label set (one class only, or no known label): the
+    data is too thin for a supervised model this month, which is not a bug in the data or code."""
+
+
 def require_columns(frame: pd.DataFrame, columns, what: str) -> None:
     """Fail with the names of the missing columns instead of a KeyError deep inside a model."""
     missing = [c for c in columns if c not in frame.columns]

@@ -128,6 +128,7 @@ def segment_customers(
     config = config or SegmentationConfig()
     as_of_month = single_month(scores)
     require_unique_customers(scores)
+    scores, not_scored = _neutral_for_unscored_factors(scores, config)
     _require_scores(scores, config)
     # sorted by customer so the result cannot depend on the order rows arrive in
     frame = scores.sort_values("customer_id", kind="stable").reset_index(drop=True)
@@ -163,7 +164,21 @@ def segment_customers(
     profiles.insert(0, "as_of_month", as_of_month)
     customer_segments = frame.loc[:, list(CUSTOMER_SEGMENT_COLUMNS)]
     summary = _summary(as_of_month, customer_segments, profiles, summary_categories)
+    summary["factors_not_scored"] = not_scored
     return SegmentationResult(customer_segments, profiles, summary)
+
+
+NEUTRAL_SCORE = 50.0
+
+
+def _neutral_for_unscored_factors(scores: pd.DataFrame, config: SegmentationConfig):
+    """A factor skipped this month (empty source, too few labels) has no score for anyone: it
+    takes the neutral 50 for every customer, so it cannot split or name a segment. A factor
+    missing for only some customers is still an error."""
+    unscored = [f for f in config.factors if f in scores.columns and scores[f].isna().all()]
+    if not unscored:
+        return scores, []
+    return scores.assign(**{f: NEUTRAL_SCORE for f in unscored}), unscored
 
 
 def _require_scores(scores: pd.DataFrame, config: SegmentationConfig) -> None:

@@ -9,6 +9,7 @@ import pandas as pd
 
 from ml.config import FACTORS
 from ml.factors import train_and_score
+from ml.preprocessing import TooFewLabels
 from ml.tracking import TrackingConfig
 from orchestration.assets.sources import WAREHOUSE_POOL
 from orchestration.partitions import as_of_months, context_months, history_start, single_run
@@ -227,7 +228,10 @@ def score_month(
                 [as_of_month],
             ).df()
     if skipped_for:
-        return _skip(context_log, warehouse, factor, skipped_for, customers, as_of_month)
+        return _skip(
+            context_log, warehouse, factor, skip_message(factor, skipped_for), customers,
+            as_of_month, {"empty_sources": ", ".join(f"raw.{t}" for t in skipped_for)},
+        )  # fmt: skip
     with warehouse.connect(read_only=True) as con:
         months = con.execute(
             "select as_of_month, bool_and(outcome_window_closed) as outcome_window_closed, "
@@ -262,14 +266,25 @@ def score_month(
     if features_score.empty:
         raise dg.Failure(description=f"{factor}: marts.{mart} has no rows for {as_of_month}")
 
-    result = train_and_score(
-        factor,
-        features_train,
-        outcomes,
-        features_score,
-        previous_scores=previous,
-        tracking=TrackingConfig(mlflow.tracking_uri),
-    )
+    try:
+        result = train_and_score(
+            factor,
+            features_train,
+            outcomes,
+            features_score,
+            previous_scores=previous,
+            tracking=TrackingConfig(mlflow.tracking_uri),
+        )
+    except TooFewLabels as exc:
+        message = (
+            f"{factor} skipped for {as_of_month:%Y-%m}: {exc} in the training months "
+            f"{', '.join(f'{m:%Y-%m}' for m in train_months)}; every active customer of the month "
+            f"is written with no score and tier '{NOT_SCORED_TIER}'"
+        )
+        return _skip(
+            context_log, warehouse, factor, message, features_score, as_of_month,
+            {"skipped_for": "too few labels"},
+        )  # fmt: skip
     with warehouse.connect() as con:
         written = replace_month(con, scores_table(factor), result.scores, as_of_month)
 
@@ -311,8 +326,7 @@ def score_month(
     return metadata
 
 
-def _skip(log, warehouse, factor, tables, customers, score_month) -> dict:
-    message = skip_message(factor, tables)
+def _skip(log, warehouse, factor, message, customers, score_month, details) -> dict:
     log.warning(message)
     score_date = pd.Timestamp(score_month).date()
     frame = not_scored_frame(factor, customers, score_month)
@@ -323,7 +337,7 @@ def _skip(log, warehouse, factor, tables, customers, score_month) -> dict:
         "as_of_month": str(score_date),
         "skipped": True,
         "skipped_reason": message,
-        "empty_sources": ", ".join(f"raw.{t}" for t in tables),
+        **details,
     }
 
 

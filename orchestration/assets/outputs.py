@@ -380,6 +380,7 @@ def _segments_month(month: dt.date, warehouse: WarehouseResource, mlflow: Mlflow
                 }
             ),
             "smallest_share_in_category": float(profiles["share"].min()),
+            "factors_not_scored": ", ".join(result.summary["factors_not_scored"]) or "none",
             "mlflow_run_id": run.run_id,
             "mlflow_run": link,
             "seconds": seconds,

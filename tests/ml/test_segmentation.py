@@ -404,3 +404,16 @@ def test_segmentation_run_logged_to_mlflow(planted, tmp_path):
         "segment_profiles.csv",
         "segmentation_summary.json",
     } <= artifacts
+
+
+def test_a_factor_skipped_this_month_is_neutral_and_a_partial_gap_is_an_error():
+    scores, _ = planted_scores(n_other=600)
+    skipped = scores.assign(inspection_score=np.nan)
+    result = segment_customers(skipped)
+    assert result.summary["factors_not_scored"] == ["inspection_score"]
+    assert len(result.customer_segments) == len(scores)
+    assert "inspection" not in " ".join(result.segment_profiles["segment_name"]).lower()
+    partial = scores.copy()
+    partial.loc[partial.index[:5], "inspection_score"] = np.nan
+    with pytest.raises(ValueError, match="scores have nulls"):
+        segment_customers(partial)
