@@ -546,6 +546,22 @@ def _sample(
     return tuple({k: _jsonable(v) for k, v in row.items()} for row in rows)
 
 
+def evaluation_error(check, result: Any) -> ExpectationOutcome | None:
+    """An error outcome when Great Expectations raised instead of evaluating, else None."""
+    error = _exception_message(result)
+    if error is None:
+        return None
+    return ExpectationOutcome(
+        check.name,
+        result.expectation_config.type,
+        check.column,
+        False,
+        ERROR,
+        {"error": error.splitlines()[0][:500]},
+        note="Great Expectations could not evaluate this expectation",
+    )
+
+
 def _exception_message(result: Any) -> str | None:
     info = result.exception_info or {}
     if info.get("raised_exception"):
@@ -567,17 +583,9 @@ def _outcome(
 ) -> ExpectationOutcome:
     expectation_type = result.expectation_config.type
     raw = dict(result.result or {})
-    error = _exception_message(result)
-    if error is not None:
-        return ExpectationOutcome(
-            check.name,
-            expectation_type,
-            check.column,
-            False,
-            ERROR,
-            {"error": error.splitlines()[0][:500]},
-            note="Great Expectations could not evaluate this expectation",
-        )
+    unevaluated = evaluation_error(check, result)
+    if unevaluated is not None:
+        return unevaluated
     if check.row_level:
         total = int(raw.get("element_count") or 0)
         unexpected = int(raw.get("unexpected_count") or 0)

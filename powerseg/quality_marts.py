@@ -22,12 +22,12 @@ from powerseg.quality import (
     Severity,
     TableResult,
     _catalog,
-    _exception_message,
     _jsonable,
     _ordered,
     _q,
     _run_suite,
     _table_exists,
+    evaluation_error,
 )
 from powerseg.quality_ge import ephemeral_context, warehouse_engine
 
@@ -370,17 +370,9 @@ def build_relation_checks(
 def _relation_outcome(check: _RelationCheck, result: Any, sampler) -> ExpectationOutcome:
     expectation_type = result.expectation_config.type
     raw = dict(result.result or {})
-    error = _exception_message(result)
-    if error is not None:
-        return ExpectationOutcome(
-            check.name,
-            expectation_type,
-            check.column,
-            False,
-            ERROR,
-            {"error": error.splitlines()[0][:500]},
-            note="Great Expectations could not evaluate this expectation",
-        )
+    unevaluated = evaluation_error(check, result)
+    if unevaluated is not None:
+        return unevaluated
     if "unexpected_count" in raw:
         total = int(raw.get("element_count") or 0)
         unexpected = int(raw.get("unexpected_count") or 0)

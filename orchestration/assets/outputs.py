@@ -73,6 +73,14 @@ MIGRATION_COLUMNS = (
 )
 
 
+# Every output belongs to an as-of month, writes the warehouse, and builds a range in one run.
+MONTHLY_WRITER = {
+    "pool": WAREHOUSE_POOL,
+    "partitions_def": as_of_months,
+    "backfill_policy": single_run,
+}
+
+
 def output_key(table: str) -> dg.AssetKey:
     return dg.AssetKey(["outputs", table])
 
@@ -320,9 +328,7 @@ def preview(frame: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
         ),
     ],
     group_name="segmentation",
-    pool=WAREHOUSE_POOL,
-    partitions_def=as_of_months,
-    backfill_policy=single_run,
+    **MONTHLY_WRITER,
     name="segments",
 )
 def segments(
@@ -491,9 +497,7 @@ def _segment_coverage(con: duckdb.DuckDBPyConnection, month: dt.date, config) ->
     group_name="labels",
     kinds={"duckdb"},
     owners=[OWNER],
-    pool=WAREHOUSE_POOL,
-    partitions_def=as_of_months,
-    backfill_policy=single_run,
+    **MONTHLY_WRITER,
     description=(
         "The customer portrait: one row per customer and label carried this month (basic, "
         "consumption, payment, service, value, risk), from the label_registry seed, with a score "
@@ -559,9 +563,7 @@ def _customer_labels_month(month: dt.date, warehouse: WarehouseResource):
         ),
     ],
     group_name="service",
-    pool=WAREHOUSE_POOL,
-    partitions_def=as_of_months,
-    backfill_policy=single_run,
+    **MONTHLY_WRITER,
     name="points",
 )
 def points(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
@@ -640,9 +642,7 @@ def _points_month(month: dt.date, warehouse: WarehouseResource):
         ),
     ],
     group_name="service",
-    pool=WAREHOUSE_POOL,
-    partitions_def=as_of_months,
-    backfill_policy=single_run,
+    **MONTHLY_WRITER,
     name="service_strategy",
 )
 def service_strategy(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
@@ -731,9 +731,7 @@ def export_month(
     group_name="reports",
     kinds={"parquet", "csv"},
     owners=[OWNER],
-    pool=WAREHOUSE_POOL,
-    partitions_def=as_of_months,
-    backfill_policy=single_run,
+    **MONTHLY_WRITER,
     description=(
         "Every output table's rows of the as-of month as Parquet and CSV under "
         "<data>/exports/<YYYY-MM>/ (one pair of files per table; a re-run overwrites them)."
@@ -772,9 +770,7 @@ def _exports_month(month: dt.date, warehouse: WarehouseResource):
     group_name="reports",
     kinds={"html"},
     owners=[OWNER],
-    pool=WAREHOUSE_POOL,
-    partitions_def=as_of_months,
-    backfill_policy=single_run,
+    **MONTHLY_WRITER,
     description=(
         "The segment report for service staff, one self-contained HTML file at "
         "<data>/reports/<YYYY-MM>/segments.html: segment sizes, −1…+1 factor index bars per "

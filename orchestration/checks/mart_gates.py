@@ -7,9 +7,9 @@ import dagster as dg
 
 from ml.config import FACTORS
 from orchestration.assets.sources import OWNER, WAREHOUSE_POOL
-from orchestration.checks.raw_gates import GATE_NAME
+from orchestration.checks.raw_gates import GATE_NAME, check_result
 from orchestration.resources import WarehouseResource
-from powerseg.quality import ERROR, TableResult, failures_markdown
+from powerseg.quality import TableResult, failures_markdown
 from powerseg.quality_marts import (
     MART_SPECS,
     RelationSpec,
@@ -20,22 +20,7 @@ from powerseg.quality_marts import (
 
 
 def relation_check_result(result: TableResult) -> dg.AssetCheckResult:
-    severity = (
-        dg.AssetCheckSeverity.ERROR if result.severity == ERROR else dg.AssetCheckSeverity.WARN
-    )
-    return dg.AssetCheckResult(
-        passed=result.passed,
-        severity=severity,
-        description=result.summary,
-        metadata={
-            "summary": result.summary,
-            "failed_expectations": dg.MetadataValue.md(failures_markdown(result)),
-            "failures": dg.MetadataValue.json([f.to_dict() for f in result.failures]),
-            "evaluated_expectations": len(result.expectations),
-            "row_count": result.row_count if result.row_count is not None else -1,
-            "newest_as_of_month": str(result.extract_end) if result.extract_end else "unknown",
-        },
-    )
+    return check_result(result, date_label="newest_as_of_month")
 
 
 def build_relation_gate(spec: RelationSpec, description: str) -> dg.AssetChecksDefinition:

@@ -47,8 +47,9 @@ def manifest_extract_end(raw_dir: str | Path) -> date | None:
         return None
 
 
-def check_result(result: TableResult) -> dg.AssetCheckResult:
-    """A TableResult as Dagster shows it: WARN never blocks, ERROR blocks downstream assets."""
+def check_result(result: TableResult, date_label: str = "extract_end") -> dg.AssetCheckResult:
+    """A TableResult as Dagster shows it: WARN never blocks, ERROR blocks downstream assets.
+    `date_label` names the result's date (the extract's end, or a mart's newest as-of month)."""
     severity = (
         dg.AssetCheckSeverity.ERROR if result.severity == ERROR else dg.AssetCheckSeverity.WARN
     )
@@ -62,7 +63,7 @@ def check_result(result: TableResult) -> dg.AssetCheckResult:
             "failures": dg.MetadataValue.json([f.to_dict() for f in result.failures]),
             "evaluated_expectations": len(result.expectations),
             "row_count": result.row_count if result.row_count is not None else -1,
-            "extract_end": result.extract_end.isoformat() if result.extract_end else "unknown",
+            date_label: result.extract_end.isoformat() if result.extract_end else "unknown",
         },
     )
 
