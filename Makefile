@@ -31,7 +31,7 @@ run: install
 	$(UV) run powerseg run --data-dir $(DATA)
 
 test: install-dev
-	$(UV) run pytest
+	$(UV) run pytest --durations=25
 
 dev: install
 	$(UV) run powerseg prepare --data-dir $(DATA)
