@@ -58,3 +58,38 @@ def test_staging_depends_on_raw_and_marts_on_staging():
     assert dg.AssetKey(["raw", "customers"]) in graph.get(stg).parent_keys
     upstream = graph.upstream_key_iterator(dg.AssetKey(["marts", "fct_features_arrears"]))
     assert stg in set(upstream)
+
+
+LINEAGE_GROUPS = [
+    "sources",
+    "staging",
+    "intermediate",
+    "marts",
+    "factor_models",
+    "segmentation",
+    "labels",
+    "service",
+    "reports",
+]
+
+
+def test_every_asset_has_a_group_description_owner_and_kind():
+    graph = defs.resolve_asset_graph()
+    nodes = [graph.get(k) for k in graph.materializable_asset_keys]
+    assert set(LINEAGE_GROUPS) <= {n.group_name for n in nodes}
+    bare = [
+        n.key.to_user_string()
+        for n in nodes
+        if not (n.description or "").strip() or not n.owners or not n.kinds
+    ]
+    assert not bare, bare
+
+
+def test_lineage_reads_from_raw_tables_to_service_actions():
+    graph = defs.resolve_asset_graph()
+    actions = dg.AssetKey(["outputs", "customer_service_actions"])
+    upstream_groups = {graph.get(k).group_name for k in graph.upstream_key_iterator(actions)}
+    assert set(LINEAGE_GROUPS[:-1]) - {"service"} <= upstream_groups
+    report = dg.AssetKey(["reports", "segment_report"])
+    assert graph.get(report).group_name == "reports"
+    assert actions in set(graph.upstream_key_iterator(dg.AssetKey(["reports", "exports"])))
