@@ -286,8 +286,12 @@ def build_relation_checks(
         f"SELECT customer_id, CAST(as_of_month AS DATE) AS as_of_month FROM {spec.coverage_spine} "
         f"{spine_where} EXCEPT SELECT customer_id, CAST(as_of_month AS DATE) FROM {{batch}}"
     )
+    # Only the months the spine holds: an incremental mart keeps months that earlier runs built
+    # (and checked) outside the window this run's spine was rebuilt for.
     extra = (
-        f"SELECT customer_id, CAST(as_of_month AS DATE) AS as_of_month FROM {{batch}} EXCEPT "
+        f"SELECT customer_id, CAST(as_of_month AS DATE) AS as_of_month FROM {{batch}} "
+        f"WHERE CAST(as_of_month AS DATE) IN (SELECT DISTINCT CAST(as_of_month AS DATE) "
+        f"FROM {spec.coverage_spine} {spine_where}) EXCEPT "
         f"SELECT customer_id, CAST(as_of_month AS DATE) FROM {spec.coverage_spine} {spine_where}"
     )
     for cid, sql, what in (

@@ -90,6 +90,21 @@ def test_clean_marts_and_outputs_pass(synthetic):
     assert str(scores.extract_end) == "2026-10-01"
 
 
+def test_months_an_earlier_run_built_are_outside_this_runs_spine(plant):
+    # an incremental customer_360 keeps 2026-08 from an earlier run; this run's spine starts later
+    path = plant(
+        "insert into marts.customer_360 select * replace (date '2026-08-01' as as_of_month) "
+        "from marts.customer_360 where as_of_month = date '2026-09-01'"
+    )
+    assert validate_relation(path, MART_SPECS["customer_360"]).passed
+    inactive = plant(
+        "insert into marts.customer_360 select * replace ('C9999999' as customer_id) "
+        "from marts.customer_360 where customer_id = 'C0000001'"
+    )
+    result = validate_relation(inactive, MART_SPECS["customer_360"])
+    assert not result.passed
+
+
 def test_duplicate_customer_month(plant):
     path = plant(
         "insert into marts.fct_features_arrears select * from marts.fct_features_arrears "
