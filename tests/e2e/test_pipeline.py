@@ -43,8 +43,16 @@ def test_run_builds_every_mart_and_scores_every_active_customer_once(pipeline_ru
             ).fetchone()
             assert rows == customers == active, factor  # every active customer scored once
             assert 0 <= low <= high <= 100, factor
-        joined = con.execute("select count(*) from marts.customer_factor_scores").fetchone()[0]
+        joined = con.execute(
+            "select count(*) from marts.customer_factor_scores where cast(as_of_month as date) = ?",
+            [newest],
+        ).fetchone()[0]
         assert joined == active
+        # the earlier month the session ran first is still there, untouched by the newest
+        months = con.execute(
+            "select count(distinct as_of_month) from marts.customer_factor_scores"
+        ).fetchone()[0]
+        assert months == 2
 
 
 @pytest.mark.slow
