@@ -103,10 +103,18 @@ def built_warehouse(pipeline_run) -> BuiltWarehouse:
     )
 
 
+# 12 significant digits, never finer than 9 decimals (as the factor assets settle features)
+SETTLED = (
+    'case when "{c}" = 0 or not isfinite("{c}") then "{c}" else '
+    'round("{c}", least(9, 11 - cast(floor(log10(abs("{c}"))) as integer))) end'
+)
+
+
 def table_month_hashes(warehouse: Path, tables, months) -> dict[tuple[str, str], tuple[int, int]]:
     """(table, 'YYYY-MM') -> (rows, order-independent hash of every row of that as-of month).
-    Doubles are hashed to 9 decimals: DuckDB's parallel sums of doubles are not reproducible in
-    the last bits, and a month must compare equal however often it was rebuilt."""
+    Doubles are hashed settled (12 significant digits, at most 9 decimals): DuckDB's parallel
+    sums of doubles are not reproducible in the last bits, and a month must compare equal however
+    often it was rebuilt."""
     import datetime as dt
 
     out = {}
@@ -119,7 +127,7 @@ def table_month_hashes(warehouse: Path, tables, months) -> dict[tuple[str, str],
                 [schema, name],
             ).fetchall()
             row = ", ".join(
-                f'round("{c}", 9)' if kind in ("DOUBLE", "FLOAT") else f'"{c}"'
+                SETTLED.format(c=c) if kind in ("DOUBLE", "FLOAT") else f'"{c}"'
                 for c, kind in columns
             )
             for month in months:

@@ -107,3 +107,15 @@ def test_a_month_that_is_not_a_partition_is_refused_and_nothing_changes(pipeline
     assert result.returncode == 2
     assert "as-of month 2099-01 is not a partition" in result.stderr
     assert month_hashes(pipeline_run.warehouse, (NEWEST_MONTH,)) == before
+
+
+def test_features_are_settled_against_the_noise_of_parallel_sums():
+    import numpy as np
+
+    from orchestration.assets.factors import settle
+
+    # pairs DuckDB returned for the same month in two runs (a revenue sum, a ratio of sums)
+    noisy = np.array([22574213.439999998, -0.00522704200071, 0.00023146572265, 0.0, np.nan])
+    again = np.array([22574213.44, -0.00522704200072, 0.000231465722649, 0.0, np.nan])
+    np.testing.assert_array_equal(settle(noisy), settle(again))
+    assert settle(np.array([0.1234567891234]))[0] == 0.123456789  # never finer than 9 decimals
