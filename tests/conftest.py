@@ -103,18 +103,19 @@ def built_warehouse(pipeline_run) -> BuiltWarehouse:
     )
 
 
-# 12 significant digits, never finer than 9 decimals (as the factor assets settle features)
+# 10 significant digits, never finer than 6 decimals: the features' last-bit noise can move a
+# model output by ~1e-10, which a finer rounding would now and then catch on a rounding edge
 SETTLED = (
     'case when "{c}" = 0 or not isfinite("{c}") then "{c}" else '
-    'round("{c}", least(9, 11 - cast(floor(log10(abs("{c}"))) as integer))) end'
+    'round("{c}", least(6, 9 - cast(floor(log10(abs("{c}"))) as integer))) end'
 )
 
 
 def table_month_hashes(warehouse: Path, tables, months) -> dict[tuple[str, str], tuple[int, int]]:
     """(table, 'YYYY-MM') -> (rows, order-independent hash of every row of that as-of month).
-    Doubles are hashed settled (12 significant digits, at most 9 decimals): DuckDB's parallel
-    sums of doubles are not reproducible in the last bits, and a month must compare equal however
-    often it was rebuilt."""
+    Doubles are hashed to 10 significant digits, at most 6 decimals: DuckDB's parallel sums of
+    doubles are not reproducible in the last bits, and a month must compare equal however often
+    it was rebuilt."""
     import datetime as dt
 
     out = {}
