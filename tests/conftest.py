@@ -11,8 +11,10 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
+import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -103,38 +105,47 @@ def built_warehouse(pipeline_run) -> BuiltWarehouse:
     )
 
 
-# 10 significant digits, never finer than 6 decimals: the features' last-bit noise can move a
-# model output by ~1e-10, which a finer rounding would now and then catch on a rounding edge
-SETTLED = (
-    'case when "{c}" = 0 or not isfinite("{c}") then "{c}" else '
-    'round("{c}", least(6, 9 - cast(floor(log10(abs("{c}"))) as integer))) end'
-)
+class MonthContent(NamedTuple):
+    """One table's rows of one as-of month. Two compare equal when they hold the same rows:
+    every column exactly, except doubles, which agree to 1e-6 relative. DuckDB's parallel sums
+    of doubles differ in the last bits from run to run (and a model fed them moves by ~1e-9), so
+    no rounding of them hashes stably: a value can always sit on a rounding edge."""
+
+    rows: int
+    frame: pd.DataFrame
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, MonthContent) or self.rows != other.rows:
+            return False
+        if list(self.frame.columns) != list(other.frame.columns):
+            return False
+        try:
+            pd.testing.assert_frame_equal(
+                self.frame, other.frame, check_exact=False, rtol=1e-6, atol=1e-9
+            )
+        except AssertionError:
+            return False
+        return True
+
+    def __ne__(self, other) -> bool:
+        return not self == other
+
+    __hash__ = None
 
 
-def table_month_hashes(warehouse: Path, tables, months) -> dict[tuple[str, str], tuple[int, int]]:
-    """(table, 'YYYY-MM') -> (rows, order-independent hash of every row of that as-of month).
-    Doubles are hashed to 10 significant digits, at most 6 decimals: DuckDB's parallel sums of
-    doubles are not reproducible in the last bits, and a month must compare equal however often
-    it was rebuilt."""
+def table_month_contents(warehouse: Path, tables, months) -> dict[tuple[str, str], MonthContent]:
+    """(table, 'YYYY-MM') -> that as-of month's rows, in a fixed order."""
     import datetime as dt
 
     out = {}
     with duckdb.connect(str(warehouse), read_only=True) as con:
         for table in tables:
-            schema, name = table.split(".")
-            columns = con.execute(
-                "select column_name, data_type from information_schema.columns "
-                "where table_schema = ? and table_name = ? order by ordinal_position",
-                [schema, name],
-            ).fetchall()
-            row = ", ".join(
-                SETTLED.format(c=c) if kind in ("DOUBLE", "FLOAT") else f'"{c}"'
-                for c, kind in columns
-            )
             for month in months:
-                out[table, month] = con.execute(
-                    f"select count(*), coalesce(sum(hash(row({row}))), 0) from {table} "
-                    "where cast(as_of_month as date) = ?",
+                frame = con.execute(
+                    f"select * from {table} where cast(as_of_month as date) = ?",
                     [dt.date.fromisoformat(f"{month}-01")],
-                ).fetchone()
+                ).df()
+                exact = [c for c in frame.columns if frame[c].dtype.kind != "f"]
+                frame = frame.sort_values(exact, ignore_index=True) if exact else frame
+                out[table, month] = MonthContent(len(frame), frame)
     return out

@@ -14,7 +14,7 @@ import pytest
 
 from ml.config import FACTORS
 from simulator import simulate
-from tests.conftest import table_month_hashes
+from tests.conftest import MonthContent, table_month_contents
 
 # Small: the runs' fixed costs dominate. A factor whose training months hold too few labels is
 # skipped with its reason, which re-runs must reproduce like any other content.
@@ -27,10 +27,10 @@ TABLES = [f"scores.{f}_scores" for f in FACTORS] + [
 ]
 
 
-def month_hashes(warehouse, month: str) -> dict[str, tuple[int, int]]:
-    """Rows and a content hash per table for one as-of month."""
-    hashes = table_month_hashes(warehouse, TABLES, (month,))
-    return {table: value for (table, _), value in hashes.items()}
+def month_hashes(warehouse, month: str) -> dict[str, MonthContent]:
+    """Each table's rows of one as-of month (compared exactly, doubles to 1e-6 relative)."""
+    contents = table_month_contents(warehouse, TABLES, (month,))
+    return {table: value for (table, _), value in contents.items()}
 
 
 def _env(data, **extra):
