@@ -1,5 +1,6 @@
 """Monthly partitions: which assets are partitioned, the vars a range gives dbt, and a backfill
-that leaves every month exactly as running its months one by one does (every column exactly, doubles to 1e-6 relative)."""
+that leaves every month as running its months one by one does (every column exactly, doubles to
+1e-6 relative)."""
 
 import datetime as dt
 
