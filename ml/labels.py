@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ml.preprocessing import read_rules_csv
+
 SEEDS_DIR = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds"
 LABEL_REGISTRY_PATH = SEEDS_DIR / "label_registry.csv"
 
@@ -324,7 +326,7 @@ HELPERS: dict[str, Callable[[_HelperCall], pd.Series]] = {
 
 def load_label_registry(path: str | Path | None = None) -> pd.DataFrame:
     """The label registry seed, validated (codes unique, dimensions known, validity positive)."""
-    registry = pd.read_csv(path or LABEL_REGISTRY_PATH, dtype=str, keep_default_na=False)
+    registry = read_rules_csv(path or LABEL_REGISTRY_PATH)
     return validate_label_registry(registry)
 
 

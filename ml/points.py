@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ml.labels import SEEDS_DIR, as_mask, evaluate_rule, require_unique_customers, single_month
+from ml.preprocessing import read_rules_csv
 
 POINTS_RULES_PATH = SEEDS_DIR / "points_rules.csv"
 POINTS_RULE_COLUMNS = ("rule_code", "description", "condition", "points", "rule_version")
@@ -19,7 +20,7 @@ BALANCE_COLUMNS = ("customer_id", "as_of_month", "points_month", "points_balance
 
 
 def load_points_rules(path: str | Path | None = None) -> pd.DataFrame:
-    rules = pd.read_csv(path or POINTS_RULES_PATH, dtype=str, keep_default_na=False)
+    rules = read_rules_csv(path or POINTS_RULES_PATH)
     return validate_points_rules(rules)
 
 

@@ -24,6 +24,7 @@ from ml.labels import (
     single_month,
     validate_label_registry,
 )
+from ml.preprocessing import read_rules_csv
 
 STRATEGY_RULES_PATH = SEEDS_DIR / "strategy_rules.csv"
 # the five SERVQUAL dimensions, in the order of the source contract (satisfaction_surveys)
@@ -100,7 +101,7 @@ class StrategyResult:
 
 
 def load_strategy_rules(path: str | Path | None = None) -> pd.DataFrame:
-    rules = pd.read_csv(path or STRATEGY_RULES_PATH, dtype=str, keep_default_na=False)
+    rules = read_rules_csv(path or STRATEGY_RULES_PATH)
     return validate_strategy_rules(rules)
 
 

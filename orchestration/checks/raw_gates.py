@@ -12,7 +12,7 @@ import dagster as dg
 from orchestration.assets.sources import OWNER, WAREHOUSE_POOL, raw_asset_key
 from orchestration.resources import LandingResource, WarehouseResource
 from powerseg.contract import TABLES
-from powerseg.landing import LandingError, read_manifest
+from powerseg.landing import ExtractStatus, LandingError, read_manifest
 from powerseg.quality import (
     ERROR,
     QualityPolicy,
@@ -40,11 +40,7 @@ def manifest_extract_end(raw_dir: str | Path) -> date | None:
         manifest = read_manifest(Path(raw_dir))
     except LandingError:
         return None
-    value = (manifest or {}).get("extract_end")
-    try:
-        return date.fromisoformat(str(value)[:10]) if value else None
-    except ValueError:
-        return None
+    return ExtractStatus(Path(raw_dir), manifest).extract_end
 
 
 def check_result(result: TableResult, date_label: str = "extract_end") -> dg.AssetCheckResult:
