@@ -64,6 +64,19 @@
     cast({{ dbt.dateadd('month', months, month_start) }} as date)
 {%- endmacro %}
 
+{#- Distinct days among a group's rows that all fall in one calendar month: on DuckDB the bits
+    of a per-month day mask counted, far cheaper than count(distinct) over tens of millions of
+    rows. -#}
+{% macro distinct_days_in_month(day_column) -%}
+    {{ return(adapter.dispatch('distinct_days_in_month', 'powerseg')(day_column)) }}
+{%- endmacro %}
+{% macro default__distinct_days_in_month(day_column) -%}
+    count(distinct {{ day_column }})
+{%- endmacro %}
+{% macro duckdb__distinct_days_in_month(day_column) -%}
+    bit_count(bit_or(cast(1 as bigint) << cast(dayofmonth({{ day_column }}) as bigint)))
+{%- endmacro %}
+
 {#- Exact duplicate finding on (other key columns, day) is an aggregate over every key; on
     DuckDB a per-month bitmask of days finds the few months with a duplicated day in one
     cheap aggregate first. Returns none where no such shortcut exists. -#}
@@ -74,7 +87,7 @@
     {{ return(none) }}
 {%- endmacro %}
 {% macro duckdb__day_bitmask_duplicate_condition(day_column) -%}
-    {{ return("count(*) <> bit_count(bit_or(cast(1 as bigint) << cast(dayofmonth(" ~ day_column ~ ") as bigint)))") }}
+    {{ return("count(*) <> " ~ distinct_days_in_month(day_column)) }}
 {%- endmacro %}
 
 {#- 64-bit floating point (dbt.type_float() is a 32-bit FLOAT on DuckDB). -#}
@@ -82,3 +95,27 @@
     {{ return(adapter.dispatch('type_double', 'powerseg')()) }}
 {%- endmacro %}
 {% macro default__type_double() -%}double{%- endmacro %}
+
+{#- Number of distinct flags set over a group, where each row carries a bit mask of flags
+    (e.g. one bit per action): the bitwise OR of the masks, counted. Lets a window count
+    distinct values from pre-aggregated rows without going back to every event. -#}
+{% macro distinct_flags_count(mask_expression) -%}
+    {{ return(adapter.dispatch('distinct_flags_count', 'powerseg')(mask_expression)) }}
+{%- endmacro %}
+{% macro default__distinct_flags_count(mask_expression) -%}
+    bit_count({{ bit_or_agg(mask_expression) }})
+{%- endmacro %}
+{% macro trino__distinct_flags_count(mask_expression) -%}
+    bit_count({{ bit_or_agg(mask_expression) }}, 64)
+{%- endmacro %}
+
+{#- The bitwise OR of a group's masks (0 when the group is empty). -#}
+{% macro bit_or_agg(mask_expression) -%}
+    {{ return(adapter.dispatch('bit_or_agg', 'powerseg')(mask_expression)) }}
+{%- endmacro %}
+{% macro default__bit_or_agg(mask_expression) -%}
+    bit_or({{ mask_expression }})
+{%- endmacro %}
+{% macro trino__bit_or_agg(mask_expression) -%}
+    bitwise_or_agg({{ mask_expression }})
+{%- endmacro %}
