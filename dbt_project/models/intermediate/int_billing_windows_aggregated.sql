@@ -96,20 +96,21 @@ bill_windows as (
     select
         customer_id,
         as_of_month,
-        sum(case when bill_months_back < 12 then 1 else 0 end) as bills_12m,
+        count(case when bill_months_back < 12 then 1 end) as bills_12m,
         sum(case when bill_months_back < 12 then amount_cny else 0 end) as revenue_12m_cny,
         sum(case when bill_months_back < 12 then billed_kwh else 0 end) as billed_kwh_12m,
-        sum(case when bill_months_back < 3 then 1 else 0 end) as bills_3m,
+        count(case when bill_months_back < 3 then 1 end) as bills_3m,
         sum(case when bill_months_back < 3 then amount_cny else 0 end) as revenue_3m_cny,
-        sum(case when bill_months_back < 6 then 1 else 0 end) as bills_last_6m,
+        count(case when bill_months_back < 6 then 1 end) as bills_last_6m,
         sum(case when bill_months_back < 6 then billed_kwh else 0 end) as billed_kwh_last_6m,
-        sum(case when bill_months_back >= 6 and bill_months_back < 12 then 1 else 0 end)
+        count(case when bill_months_back >= 6 and bill_months_back < 12 then 1 end)
             as bills_prior_6m,
         sum(case when bill_months_back >= 6 and bill_months_back < 12 then billed_kwh else 0 end)
             as billed_kwh_prior_6m,
-        sum(case when is_due_in_12m then 1 else 0 end) as bills_due_12m,
-        sum(case when is_due_in_12m and is_late_by_as_of then 1 else 0 end) as late_bills_due_12m,
-        sum(case when is_due_in_12m then days_late_as_of else 0 end) as days_late_sum_12m,
+        count(case when is_due_in_12m then 1 end) as bills_due_12m,
+        count(case when is_due_in_12m and is_late_by_as_of then 1 end) as late_bills_due_12m,
+        cast(sum(case when is_due_in_12m then days_late_as_of else 0 end) as {{ dbt.type_bigint() }})
+            as days_late_sum_12m,
         max(case when is_due_in_12m then days_late_as_of else 0 end) as max_days_late_12m,
         max(case when is_late_by_as_of then due_date end) as last_late_due_date
     from bills_with_lateness
@@ -121,9 +122,9 @@ payment_windows as (
         payments.customer_id,
         lookback_months.as_of_month,
         count(*) as payments_12m,
-        sum(case when payments.is_partial then 1 else 0 end) as partial_payments_12m,
-        sum(case when payments.is_auto_debit then 1 else 0 end) as auto_debit_payments_12m,
-        sum(case when payments.is_online then 1 else 0 end) as online_payments_12m
+        count(case when payments.is_partial then 1 end) as partial_payments_12m,
+        count(case when payments.is_auto_debit then 1 end) as auto_debit_payments_12m,
+        count(case when payments.is_online then 1 end) as online_payments_12m
     from payments
     inner join lookback_months
         on payments.paid_month = lookback_months.lookback_month

@@ -21,19 +21,20 @@ windowed as (
             as metered_kwh_3m,
         sum(case when lookback_months.months_back >= 3 then customer_months.metered_kwh else 0 end)
             as metered_kwh_prior_9m,
-        sum(case when lookback_months.months_back < 3 and customer_months.kwh_read_days > 0
-            then 1 else 0 end) as months_with_reads_3m,
-        sum(case when lookback_months.months_back >= 3 and customer_months.kwh_read_days > 0
-            then 1 else 0 end) as months_with_reads_prior_9m,
-        sum(customer_months.kwh_read_days) as kwh_read_days_12m,
-        sum(customer_months.demand_read_days) as demand_read_days_12m,
+        count(case when lookback_months.months_back < 3 and customer_months.kwh_read_days > 0
+            then 1 end) as months_with_reads_3m,
+        count(case when lookback_months.months_back >= 3 and customer_months.kwh_read_days > 0
+            then 1 end) as months_with_reads_prior_9m,
+        -- day counts summed stay BIGINT (a plain sum of integers is a slow 128-bit HUGEINT)
+        cast(sum(customer_months.kwh_read_days) as {{ dbt.type_bigint() }}) as kwh_read_days_12m,
+        cast(sum(customer_months.demand_read_days) as {{ dbt.type_bigint() }}) as demand_read_days_12m,
         sum(customer_months.max_demand_kw_sum) as max_demand_kw_sum_12m,
-        sum(case when lookback_months.months_back < 3 then customer_months.read_days else 0 end)
-            as read_days_3m,
-        sum(case when lookback_months.months_back < 3 then customer_months.missing_read_days else 0 end)
-            as missing_read_days_3m,
-        sum(case when lookback_months.months_back < 3 then customer_months.zero_kwh_read_days else 0 end)
-            as zero_read_days_3m
+        cast(sum(case when lookback_months.months_back < 3 then customer_months.read_days else 0 end)
+            as {{ dbt.type_bigint() }}) as read_days_3m,
+        cast(sum(case when lookback_months.months_back < 3 then customer_months.missing_read_days else 0 end)
+            as {{ dbt.type_bigint() }}) as missing_read_days_3m,
+        cast(sum(case when lookback_months.months_back < 3 then customer_months.zero_kwh_read_days else 0 end)
+            as {{ dbt.type_bigint() }}) as zero_read_days_3m
     from customer_months
     inner join lookback_months
         on customer_months.reading_month = lookback_months.lookback_month

@@ -15,7 +15,7 @@ histories as (
         inspections.customer_id,
         as_of_months.as_of_month,
         count(*) as past_inspections,
-        sum(case when inspections.result in ('theft', 'violation') then 1 else 0 end)
+        count(case when inspections.result in ('theft', 'violation') then 1 end)
             as past_positive_inspections,
         max(inspections.inspected_on) as last_inspected_on
     from inspections

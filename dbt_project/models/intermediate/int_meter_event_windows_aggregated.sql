@@ -21,11 +21,11 @@ windowed as (
         meter_events.customer_id,
         lookback_months.as_of_month,
         {% for event_type in event_types -%}
-        sum(case when meter_events.event_type = '{{ event_type }}' then 1 else 0 end)
+        count(case when meter_events.event_type = '{{ event_type }}' then 1 end)
             as {{ event_type }}_12m,
         {% endfor -%}
         count(*) as meter_events_12m,
-        sum(case when lookback_months.months_back < 3 then 1 else 0 end) as meter_events_3m
+        count(case when lookback_months.months_back < 3 then 1 end) as meter_events_3m
     from meter_events
     inner join lookback_months
         on meter_events.event_month = lookback_months.lookback_month

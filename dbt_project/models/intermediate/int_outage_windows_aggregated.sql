@@ -40,9 +40,9 @@ windowed as (
         customer_id,
         as_of_month,
         count(*) as outages_experienced_12m,
-        sum(case when not planned then 1 else 0 end) as unplanned_outages_12m,
-        sum(outage_minutes_known) as outage_minutes_12m,
-        sum(case when contacted_by_as_of then 1 else 0 end) as outage_contacts_72h_12m
+        count(case when not planned then 1 end) as unplanned_outages_12m,
+        cast(sum(outage_minutes_known) as {{ dbt.type_bigint() }}) as outage_minutes_12m,
+        count(case when contacted_by_as_of then 1 end) as outage_contacts_72h_12m
     from exposures_in_window
     group by customer_id, as_of_month
 )

@@ -18,8 +18,8 @@ windowed as (
         tickets.customer_id,
         lookback_months.as_of_month,
         count(*) as tickets_12m,
-        sum(case when tickets.ticket_type = 'complaint' then 1 else 0 end) as complaints_12m,
-        sum(case when tickets.ticket_type = 'fault_report' then 1 else 0 end) as fault_reports_12m
+        count(case when tickets.ticket_type = 'complaint' then 1 end) as complaints_12m,
+        count(case when tickets.ticket_type = 'fault_report' then 1 end) as fault_reports_12m
     from tickets
     inner join lookback_months
         on tickets.created_month = lookback_months.lookback_month
