@@ -25,8 +25,10 @@ RENAMES: dict[str, dict[str, str]] = {
     "payments": {"amount": "amount_cny"},
     "inspections": {"penalty_amount": "penalty_amount_cny"},
 }
-# Big daily tables: the uniqueness test may use the per-month day bitmask shortcut.
-DAY_KEYED = {"meter_reads_daily": "read_date"}
+# Big daily tables whose key is (customer, day): their key is tested on the customer-month
+# rollup that already reads every row once (tests/assert_one_read_per_customer_day.sql)
+# instead of by another pass over tens of millions of staged rows.
+DAY_KEYED = {"meter_reads_daily": "int_customer_months_aggregated"}
 
 _HEADER = "Generated from powerseg/contract.py by dbt_project/scripts/render_contract_macro.py"
 
@@ -111,14 +113,21 @@ def render_staging_yml() -> str:
                 f"raw.{table.name}, one row per key ({', '.join(key)}); rows failing a contract "
                 f"check or repeating a key are in quarantine.q_{table.name} instead."
                 + (" PII dropped; identity_hash kept." if any(c.pii for c in table.columns) else "")
+                + (
+                    f" The key is tested on {DAY_KEYED[table.name]}, which counts the rows and"
+                    " the distinct days of every customer-month."
+                    if table.name in DAY_KEYED
+                    else ""
+                )
             ),
             "    data_tests:",
-            "      - unique_combination:",
-            "          arguments:",
-            f"            columns: [{', '.join(key)}]",
         ]
-        if table.name in DAY_KEYED:
-            out.append(f"            day_column: {DAY_KEYED[table.name]}")
+        if table.name not in DAY_KEYED:
+            out += [
+                "      - unique_combination:",
+                "          arguments:",
+                f"            columns: [{', '.join(key)}]",
+            ]
         out += [
             "      - no_nulls:",
             "          arguments:",
