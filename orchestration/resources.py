@@ -16,7 +16,7 @@ import duckdb
 from dagster._utils.env import using_dagster_dev
 from dagster_dbt import DbtCliResource, DbtProject
 
-from powerseg.settings import Settings
+from powerseg.settings import Settings, duckdb_memory_limit
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_DIR / "dbt_project"
@@ -59,6 +59,7 @@ class WarehouseResource(dg.ConfigurableResource):
                     ) from exc
                 time.sleep(1.0)
         try:
+            con.execute(f"SET memory_limit = '{duckdb_memory_limit()}'")
             yield con
         finally:
             con.close()

@@ -19,6 +19,8 @@ from great_expectations.data_context.types.base import (
 )
 from great_expectations.execution_engine import SqlAlchemyExecutionEngine
 
+from powerseg.settings import duckdb_memory_limit
+
 # Marks our replacement of SqlAlchemyExecutionEngine.execute_query, so installing it twice (every
 # validation calls install) wraps the original only once.
 _PATCH_MARK = "_powerseg_buffers_duckdb_results"
@@ -98,6 +100,8 @@ def warehouse_engine(
                     raise
                 time.sleep(1.0)
         try:
+            # Every connection of the engine shares the anchor's database, and its limit.
+            anchor.exec_driver_sql(f"SET memory_limit = '{duckdb_memory_limit()}'")
             yield engine, anchor
         finally:
             anchor.close()

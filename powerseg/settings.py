@@ -10,6 +10,17 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+# DuckDB caches up to 80 % of RAM by default; every connection powerseg opens (dbt through its
+# profile, the Python assets and the quality gates through `duckdb_memory_limit`) is bounded
+# instead, and spills to disk past the limit. POWERSEG_DUCKDB_MEMORY_LIMIT overrides it.
+DEFAULT_DUCKDB_MEMORY_LIMIT = "3GB"
+
+
+def duckdb_memory_limit(environ: dict[str, str] | None = None) -> str:
+    """The DuckDB memory limit (e.g. '3GB'), for `SET memory_limit = ...` on a new connection."""
+    env = os.environ if environ is None else environ
+    return env.get("POWERSEG_DUCKDB_MEMORY_LIMIT", DEFAULT_DUCKDB_MEMORY_LIMIT)
+
 
 @dataclass(frozen=True)
 class Settings:
