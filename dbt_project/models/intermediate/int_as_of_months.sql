@@ -1,12 +1,18 @@
 {{ config(materialized='table') }}
 {#- The as-of month spine: `history_months` as-of months ending at the newest one (var
     `as_of_month`, else the last complete month of the extract), with every date boundary the
-    feature and outcome models need, so no model re-derives them. -#}
-{%- set as_of_month = var('as_of_month') -%}
+    feature and outcome models need, so no model re-derives them.
+
+    The orchestrator sets both through the environment (POWERSEG_AS_OF_MONTH,
+    POWERSEG_HISTORY_MONTHS): a change of --vars makes dbt re-parse the whole project, a
+    change of an environment variable only the files that read it. A --vars as_of_month on
+    the command line wins over the environment; POWERSEG_HISTORY_MONTHS over the project's
+    history_months. -#}
+{%- set as_of_month = var('as_of_month') or env_var('POWERSEG_AS_OF_MONTH', '') -%}
 {%- if as_of_month and not modules.re.match('^[0-9]{4}-(0[1-9]|1[0-2])$', as_of_month | string) -%}
     {{ exceptions.raise_compiler_error("var as_of_month must look like 'YYYY-MM', got '" ~ as_of_month ~ "'") }}
 {%- endif -%}
-{%- set history_months = var('history_months') | int -%}
+{%- set history_months = (env_var('POWERSEG_HISTORY_MONTHS', '') or var('history_months')) | int -%}
 {%- set outcome_months = var('outcome_months') | int -%}
 {%- if history_months < 1 or outcome_months < 1 -%}
     {{ exceptions.raise_compiler_error("vars history_months and outcome_months must be at least 1") }}
