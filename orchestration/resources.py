@@ -96,7 +96,7 @@ def _manifest_is_stale() -> bool:
     if not manifest.exists():
         return True
     built = manifest.stat().st_mtime
-    sources = [DBT_PROJECT_DIR / "dbt_project.yml"]
+    sources = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
     for folder in ("models", "seeds", "macros", "tests"):
         sources += (DBT_PROJECT_DIR / folder).rglob("*")
     return any(p.stat().st_mtime > built for p in sources if p.is_file())

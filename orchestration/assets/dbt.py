@@ -8,7 +8,9 @@ those months.
 
 import datetime as dt
 import os
+import shutil
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -93,6 +95,25 @@ def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource, varia
             else:
                 os.environ[name] = value
     yield from invocation.stream()
+    _keep_partial_parse(Path(invocation.target_path))
+
+
+def _keep_partial_parse(invocation_target: Path) -> None:
+    """Make this invocation's parse state the one the next invocation starts from.
+
+    dagster-dbt seeds every invocation with the project's partial_parse.msgpack, but dbt
+    re-parses everything (about 6 s) when the profile differs from the one it was made with,
+    and the profile holds the warehouse path: without this, each of a run's dbt steps parses
+    the whole project again whenever the run's warehouse is not the one last prepared.
+    Replaced atomically, so a concurrent invocation reads the old file or the new one.
+    """
+    source = invocation_target / "partial_parse.msgpack"
+    project_target = Path(dbt_project.project_dir) / dbt_project.target_path
+    if not source.exists() or not project_target.is_dir():
+        return
+    staged = project_target / f".partial_parse.{os.getpid()}.msgpack"
+    shutil.copyfile(source, staged)
+    os.replace(staged, project_target / "partial_parse.msgpack")
 
 
 @dbt_assets(
