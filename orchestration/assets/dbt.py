@@ -9,7 +9,8 @@ those months.
 import datetime as dt
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,19 @@ def _require_month_in_extract(warehouse: WarehouseResource, newest: dt.date) -> 
 MONTH_ENV = {"as_of_month": "POWERSEG_AS_OF_MONTH", "history_months": "POWERSEG_HISTORY_MONTHS"}
 
 
+@contextmanager
+def _month_environment(month_env: dict[str, str]) -> Iterator[None]:
+    """os.environ holding exactly `month_env` of the MONTH_ENV variables, restored on exit."""
+    saved = {name: os.environ.pop(name, None) for name in MONTH_ENV.values()}
+    os.environ.update(month_env)
+    try:
+        yield
+    finally:
+        for name in MONTH_ENV.values():
+            os.environ.pop(name, None)
+        os.environ.update({name: value for name, value in saved.items() if value is not None})
+
+
 def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource, variables: dict):
     # dbt reads the warehouse location from the profile's env var; keep it on the resource's path.
     os.environ["POWERSEG_WAREHOUSE"] = warehouse.path
@@ -81,19 +95,9 @@ def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource, varia
     # that reference a model built by a later step (e.g. intermediate -> staging relationships).
     args = ["build", "--indirect-selection", "buildable"]
     month_env = {MONTH_ENV[name]: str(value) for name, value in variables.items()}
-    saved = {name: os.environ.get(name) for name in MONTH_ENV.values()}
-    try:
-        for name in MONTH_ENV.values():
-            os.environ.pop(name, None)
-        os.environ.update(month_env)
-        # the dbt process copies the environment when it starts, inside cli()
+    # the dbt process copies the environment when it starts, inside cli()
+    with _month_environment(month_env):
         invocation = dbt.cli(args, context=context)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
     yield from invocation.stream()
     _keep_partial_parse(Path(invocation.target_path))
 

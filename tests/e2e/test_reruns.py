@@ -27,7 +27,7 @@ TABLES = [f"scores.{f}_scores" for f in FACTORS] + [
 ]
 
 
-def month_hashes(warehouse, month: str) -> dict[str, MonthContent]:
+def month_contents(warehouse, month: str) -> dict[str, MonthContent]:
     """Each table's rows of one as-of month (compared exactly, doubles to 1e-6 relative)."""
     contents = table_month_contents(warehouse, TABLES, (month,))
     return {table: value for (table, _), value in contents.items()}
@@ -81,7 +81,7 @@ def reruns(tmp_path_factory):
     for code, _, err in seen["concurrent"]:
         if code not in (0, 75):
             pytest.fail(f"run {MONTH_A} failed:\n{err[-3000:]}")
-    seen["A"] = month_hashes(warehouse, MONTH_A)
+    seen["A"] = month_contents(warehouse, MONTH_A)
 
     # 2. Month B with the tracking server down: fails after dbt rebuilt the marts.
     started = time.monotonic()
@@ -93,15 +93,15 @@ def reruns(tmp_path_factory):
         MLFLOW_HTTP_REQUEST_TIMEOUT="3",
     )
     seen["timings"]["broken B"] = time.monotonic() - started
-    seen["A after broken B"] = month_hashes(warehouse, MONTH_A)
+    seen["A after broken B"] = month_contents(warehouse, MONTH_A)
 
     # 3. Re-executed, it completes; 4. run again, it reproduces itself.
     for label in ("B", "B again"):
         started = time.monotonic()
         seen[f"run {label}"] = run(data, MONTH_B)
         seen["timings"][label] = time.monotonic() - started
-        seen[label] = month_hashes(warehouse, MONTH_B)
-        seen[f"A after {label}"] = month_hashes(warehouse, MONTH_A)
+        seen[label] = month_contents(warehouse, MONTH_B)
+        seen[f"A after {label}"] = month_contents(warehouse, MONTH_A)
     print("run timings (s):", {k: round(v) for k, v in seen["timings"].items()})
     return seen
 

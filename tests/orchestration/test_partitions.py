@@ -77,7 +77,7 @@ MONTH_TABLES = (
 )
 
 
-def month_hashes(warehouse, months):
+def month_contents(warehouse, months):
     return table_month_contents(warehouse, MONTH_TABLES, months)
 
 
@@ -93,8 +93,8 @@ def test_backfill_equals_running_its_months_one_by_one(pipeline_run, sim_extract
     assert result.returncode == 0, result.stderr[-4000:]
     assert f"powerseg run succeeded for {PREVIOUS_MONTH}..{NEWEST_MONTH}" in result.stdout
     months = (PREVIOUS_MONTH, NEWEST_MONTH)
-    backfilled = month_hashes(data_dir / "warehouse.duckdb", months)
-    one_by_one = month_hashes(pipeline_run.warehouse, months)
+    backfilled = month_contents(data_dir / "warehouse.duckdb", months)
+    one_by_one = month_contents(pipeline_run.warehouse, months)
     assert all(rows > 0 for rows, _ in backfilled.values())
     different = [key for key in backfilled if backfilled[key] != one_by_one[key]]
     assert not different, different
@@ -103,11 +103,11 @@ def test_backfill_equals_running_its_months_one_by_one(pipeline_run, sim_extract
 @pytest.mark.slow
 def test_a_month_that_is_not_a_partition_is_refused_and_nothing_changes(pipeline_run):
     env = landing_env(pipeline_run.data_dir, pipeline_run.raw_dir)
-    before = month_hashes(pipeline_run.warehouse, (NEWEST_MONTH,))
+    before = month_contents(pipeline_run.warehouse, (NEWEST_MONTH,))
     result = powerseg_cli("run", "--as-of", "2099-01", env=env)
     assert result.returncode == 2
     assert "as-of month 2099-01 is not a partition" in result.stderr
-    assert month_hashes(pipeline_run.warehouse, (NEWEST_MONTH,)) == before
+    assert month_contents(pipeline_run.warehouse, (NEWEST_MONTH,)) == before
 
 
 def test_features_are_settled_against_the_noise_of_parallel_sums():
