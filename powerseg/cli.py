@@ -229,29 +229,55 @@ def cmd_run(args: argparse.Namespace) -> int:
             flush=True,
         )
 
+    # A month that cannot be built is refused before anything is locked, imported or touched.
+    try:
+        months = _run_months(args, settings)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
     try:
         with warehouse_run_lock(
             settings.warehouse_path,
             wait_seconds=args.wait_for_lock,
             details={
-                "as_of": (
-                    f"{args.from_month}..{args.to_month}"
-                    if getattr(args, "from_month", None)
-                    else args.as_of
-                ),
+                "as_of": months_label(months),
                 "command": (
                     "powerseg backfill" if getattr(args, "from_month", None) else "powerseg run"
                 ),
             },
             on_wait=waiting,
         ):
-            return _run_locked(args, settings)
+            return _run_locked(months, settings)
     except WarehouseLockedError as exc:
         print(f"powerseg run REFUSED: {exc}", file=sys.stderr)
         return EXIT_LOCKED
 
 
-def _run_locked(args: argparse.Namespace, settings: Settings) -> int:
+def _run_months(args: argparse.Namespace, settings: Settings) -> tuple[str, str]:
+    """The first and last partition key the command asks for (the newest complete month of the
+    extract when it names none); ValueError when one is not a partition or they are reversed."""
+    from orchestration.partitions import key_of_month
+
+    months = (args.as_of, args.as_of) if args.as_of else None
+    if getattr(args, "from_month", None):
+        months = (args.from_month, args.to_month or args.from_month)
+    if months is None:
+        newest = newest_complete_month(settings)
+        months = (newest, newest)
+    start, end = key_of_month(months[0]), key_of_month(months[1])
+    if start > end:
+        raise ValueError(f"--from {months[0]} is after --to {months[1]}")
+    return start, end
+
+
+def months_label(months: tuple[str, str]) -> str:
+    """'2026-10' for one month, '2026-05..2026-10' for a range."""
+    first, last = (key[:7] for key in months)
+    return last if first == last else f"{first}..{last}"
+
+
+def _run_locked(months: tuple[str, str], settings: Settings) -> int:
     prepare_instance(settings)
 
     from dagster import DagsterInstance
@@ -260,24 +286,10 @@ def _run_locked(args: argparse.Namespace, settings: Settings) -> int:
 
     ensure_dbt_manifest()  # parses only on a fresh clone or after a dbt project file changed
     from orchestration.definitions import defs
-    from orchestration.partitions import key_of_month
 
-    try:
-        months = (args.as_of, args.as_of) if args.as_of else None
-        if getattr(args, "from_month", None):
-            months = (args.from_month, args.to_month or args.from_month)
-        if months is None:
-            newest = newest_complete_month(settings)
-            months = (newest, newest)
-        start, end = key_of_month(months[0]), key_of_month(months[1])
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if start > end:
-        print(f"error: --from {months[0]} is after --to {months[1]}", file=sys.stderr)
-        return 2
+    start, end = months
     # one run for one month or a whole range (the partitioned assets run the range at once)
-    tags = {"powerseg/as_of_month": months[1] if start == end else f"{months[0]}..{months[1]}"}
+    tags = {"powerseg/as_of_month": months_label(months)}
     partition_key = start if start == end else None
     if partition_key is None:
         tags |= {

@@ -73,7 +73,8 @@ def test_cli_run_refuses_while_another_run_holds_the_warehouse(tmp_path):
         env = dict(os.environ, POWERSEG_DATA_DIR=str(data), DAGSTER_HOME=str(data / "dagster"))
         env.pop("POWERSEG_WAREHOUSE", None)
         refused = subprocess.run(
-            [sys.executable, "-m", "powerseg.cli", "run", "--source", "landing"],
+            [sys.executable, "-m", "powerseg.cli", "run", "--source", "landing"]
+            + ["--as-of", "2026-05"],
             env=env,
             capture_output=True,
             text=True,
