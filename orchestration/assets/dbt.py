@@ -9,6 +9,7 @@ those months.
 import datetime as dt
 import os
 import shutil
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -95,29 +96,45 @@ def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource, varia
     # that reference a model built by a later step (e.g. intermediate -> staging relationships).
     args = ["build", "--indirect-selection", "buildable"]
     month_env = {MONTH_ENV[name]: str(value) for name, value in variables.items()}
+    target = (
+        Path(dbt_project.project_dir)
+        / dbt_project.target_path
+        / f"{context.op_execution_context.op.name}-{context.run_id[:7]}-{uuid.uuid4().hex[:7]}"
+    )
+    state = parse_state_path(warehouse.path)
+    if state.exists():
+        target.mkdir(parents=True)
+        shutil.copyfile(state, target / PARSE_STATE)
     # the dbt process copies the environment when it starts, inside cli()
     with _month_environment(month_env):
-        invocation = dbt.cli(args, context=context)
+        invocation = dbt.cli(args, context=context, target_path=target)
     yield from invocation.stream()
-    _keep_partial_parse(Path(invocation.target_path))
+    _keep_parse_state(target, state)
 
 
-def _keep_partial_parse(invocation_target: Path) -> None:
-    """Make this invocation's parse state the one the next invocation starts from.
+PARSE_STATE = "partial_parse.msgpack"
 
-    dagster-dbt seeds every invocation with the project's partial_parse.msgpack, but dbt
-    re-parses everything (about 6 s) when the profile differs from the one it was made with,
-    and the profile holds the warehouse path: without this, each of a run's dbt steps parses
-    the whole project again whenever the run's warehouse is not the one last prepared.
-    Replaced atomically, so a concurrent invocation reads the old file or the new one.
+
+def parse_state_path(warehouse_path: str) -> Path:
+    """Where the dbt parse state of the warehouse at `warehouse_path` is kept between steps."""
+    return Path(f"{warehouse_path}.dbt-{PARSE_STATE}")
+
+
+def _keep_parse_state(invocation_target: Path, state: Path) -> None:
+    """Keep this invocation's parse state beside its warehouse, for the next step on it.
+
+    dbt re-parses the whole project (about 6 s) when the profile differs from the one the state
+    was made with, and the profile holds the warehouse path: one state per warehouse lets every
+    step after a warehouse's first parse only what changed, whatever other warehouses are built
+    meanwhile (dagster-dbt would seed each invocation from the project's own state, which
+    `powerseg prepare` and `dagster dev` leave for the default warehouse). Replaced atomically.
     """
-    source = invocation_target / "partial_parse.msgpack"
-    project_target = Path(dbt_project.project_dir) / dbt_project.target_path
-    if not source.exists() or not project_target.is_dir():
+    source = invocation_target / PARSE_STATE
+    if not source.exists():
         return
-    staged = project_target / f".partial_parse.{os.getpid()}.msgpack"
+    staged = state.with_name(f".{state.name}.{os.getpid()}")
     shutil.copyfile(source, staged)
-    os.replace(staged, project_target / "partial_parse.msgpack")
+    os.replace(staged, state)
 
 
 @dbt_assets(
