@@ -192,6 +192,9 @@ def render_quarantine_yml() -> str:
             "      - unique_combination:",
             "          arguments:",
             "            columns: [_source_file, _source_row]",
+            "      - no_nulls:",
+            "          arguments:",
+            "            columns: [_source_file, _source_row, reason]",
             "    columns:",
         ]
         for col in table.columns:
@@ -210,10 +213,8 @@ def render_quarantine_yml() -> str:
         out += [
             "      - name: _source_file",
             '        description: "Landing file the row came from."',
-            "        data_tests: [not_null]",
             "      - name: _source_row",
             '        description: "1-based row number in the landing file."',
-            "        data_tests: [not_null]",
             "      - name: reason",
             "        description: "
             + _q(
@@ -222,7 +223,6 @@ def render_quarantine_yml() -> str:
                 "out_of_range:<col><min or >max, date_out_of_window:<col>, orphan:<col> - or "
                 "duplicate_key for a valid row whose key a later-loaded row also has."
             ),
-            "        data_tests: [not_null]",
         ]
     return "\n".join(out) + "\n"
 
