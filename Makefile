@@ -11,6 +11,9 @@ MONTHS ?= 24
 SEED ?= 42
 BENCH_CUSTOMERS ?= 100000
 BENCH_MONTHS ?= 12
+# The suite runs on this many processes (three keep both cores busy while the long end-to-end
+# fixtures run); its long fixtures are shared between them (see tests/conftest.py).
+TEST_WORKERS ?= 3
 # The UIs read the same data folder as `powerseg run`.
 export POWERSEG_DATA_DIR := $(abspath $(DATA))
 export DAGSTER_HOME := $(POWERSEG_DATA_DIR)/dagster
@@ -31,7 +34,7 @@ run: install
 	$(UV) run powerseg run --data-dir $(DATA)
 
 test: install-dev
-	$(UV) run pytest --durations=25
+	$(UV) run pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=25
 
 dev: install
 	$(UV) run powerseg prepare --data-dir $(DATA)

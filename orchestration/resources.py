@@ -4,6 +4,7 @@ environment with local defaults, so production only changes variables (see power
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import sys
 import time
@@ -104,11 +105,20 @@ def _manifest_is_stale() -> bool:
 
 def ensure_dbt_manifest(force: bool = False) -> Path:
     """Parse the dbt project when the manifest is missing (fresh clone) or older than a project
-    file, under `dagster dev`, or when asked; with this environment's dbt, so PATH is not needed."""
-    if force or using_dagster_dev() or _manifest_is_stale():
-        DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()).cli(
-            ["parse", "--quiet"], target_path=dbt_project.target_path
-        ).wait()
+    file, under `dagster dev`, or when asked; with this environment's dbt, so PATH is not needed.
+
+    Processes that start together (a run beside `dagster dev`, parallel test workers) take turns:
+    the first parses, the others find a fresh manifest once it is done."""
+    if not (force or using_dagster_dev() or _manifest_is_stale()):
+        return dbt_project.manifest_path
+    target = Path(dbt_project.project_dir) / dbt_project.target_path
+    target.mkdir(parents=True, exist_ok=True)
+    with (target / ".parse.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if force or using_dagster_dev() or _manifest_is_stale():
+            DbtCliResource(project_dir=dbt_project, dbt_executable=dbt_executable()).cli(
+                ["parse", "--quiet"], target_path=dbt_project.target_path
+            ).wait()
     return dbt_project.manifest_path
 
 

@@ -38,9 +38,9 @@ LABELS = {
 }
 
 # Thresholds sit between what the models reach on the test extracts (6,000 customers, seed 7:
-# value ρ 0.89, outage AUC 0.82, stress KS 0.68, digital ρ 0.78; 30,000 customers, seed 11: thief
-# lift 20.3, 16-24 over twelve hold-out draws) and what the shuffled controls reach (ρ ≈ 0,
-# AUC ≤ 0.60, KS ≤ 0.43, lift ≤ 3.1).
+# value ρ 0.90, outage AUC 0.82 (hold-out 0.73), stress KS 0.68 (hold-out 0.59), digital ρ 0.77;
+# 30,000 customers, seed 11: thief lift 16.5) and what the shuffled controls reach (ρ ≈ 0, mean
+# AUC 0.53, KS 0.40, lift 1.6 over twelve shuffles, single shuffles up to 8).
 VALUE_SPEARMAN = 0.75
 OUTAGE_TRAIT_AUC = 0.70
 OUTAGE_HOLDOUT_AUC = 0.65
@@ -51,8 +51,11 @@ DIGITAL_SPEARMAN = 0.60
 
 
 def _marts_and_truth(con, truth_dir, factors) -> dict:
-    features = {f: con.sql(f"select * from marts.{MART_TABLES[f]}").df() for f in factors}
-    outcomes = con.sql("select * from marts.fct_outcomes").df()
+    # In key order: DuckDB returns rows in any order, and a shuffled control permutes labels by
+    # position, so an unordered read gives it other labels (and another result) on every run.
+    order = "order by as_of_month, customer_id"
+    features = {f: con.sql(f"select * from marts.{MART_TABLES[f]} {order}").df() for f in factors}
+    outcomes = con.sql(f"select * from marts.fct_outcomes {order}").df()
     truth = pd.read_parquet(truth_dir / "customer_traits.parquet")
     closed = outcomes.loc[outcomes["outcome_window_closed"].astype(bool), "as_of_month"]
     assert len(closed), "the test extract has no as-of month with a closed outcome window"
@@ -88,12 +91,11 @@ def inspection_data(tmp_path_factory):
     warehouse = work / "warehouse.duckdb"
     with duckdb.connect(str(warehouse)) as con:
         load_landing(work / "raw", con)
-    for args in (
-        ["seed"],
-        ["run", "--select", "+fct_features_inspection", "+fct_outcomes"],
-    ):
-        result = run_dbt([*args, "--exclude", "tag:factor_scores"], warehouse, work)
-        assert result.returncode == 0, result.stdout[-4000:]
+    # the models and seeds the two marts are built from, in one invocation and without tests
+    select = ["--select", "+fct_features_inspection", "+fct_outcomes"]
+    only = ["--resource-type", "model", "--resource-type", "seed"]
+    result = run_dbt(["build", *select, *only, "--exclude", "tag:factor_scores"], warehouse, work)
+    assert result.returncode == 0, result.stdout[-4000:]
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return _marts_and_truth(con, work / "truth", ["inspection"])
 
@@ -157,6 +159,7 @@ def _digital_rho(result, scored):
     return m.spearman(scored["score"], scored["digital_affinity"])
 
 
+@pytest.mark.xdist_group("backfill")
 def test_contribution_recovers_value_tier(warehouse_data):
     result, scored = _train_and_score(warehouse_data, "contribution")
     assert _value_rho(result, scored) >= VALUE_SPEARMAN
@@ -165,6 +168,7 @@ def test_contribution_recovers_value_tier(warehouse_data):
     assert _value_rho(None, wrong) < VALUE_SPEARMAN
 
 
+@pytest.mark.xdist_group("backfill")
 def test_outage_sensitivity_recovers_the_trait(warehouse_data):
     result, scored = _train_and_score(warehouse_data, "outage_sensitivity")
     assert _outage_auc(result, scored) >= OUTAGE_TRAIT_AUC
@@ -176,6 +180,7 @@ def test_outage_sensitivity_recovers_the_trait(warehouse_data):
     )
 
 
+@pytest.mark.xdist_group("backfill")
 def test_arrears_recovers_financial_stress(warehouse_data):
     result, scored = _train_and_score(warehouse_data, "arrears")
     assert _stress_ks(result, scored) >= STRESS_KS
@@ -192,9 +197,12 @@ def test_arrears_recovers_financial_stress(warehouse_data):
 def test_inspection_list_finds_thieves(inspection_data):
     result, scored = _train_and_score(inspection_data, "inspection")
     assert _thief_lift(result, scored) >= THIEF_LIFT
-    assert _shuffled_runs(inspection_data, "inspection", _thief_lift, seeds=5) < THIEF_LIFT
+    # a depth-limited tree on shuffled labels now and then lands a few thieves at the top of
+    # its list (single shuffles reach a lift of 8): the control is the mean of twelve
+    assert _shuffled_runs(inspection_data, "inspection", _thief_lift, seeds=12) < THIEF_LIFT
 
 
+@pytest.mark.xdist_group("backfill")
 def test_channel_activity_recovers_digital_affinity(warehouse_data):
     result, scored = _train_and_score(warehouse_data, "channel_activity")
     assert _digital_rho(result, scored) >= DIGITAL_SPEARMAN

@@ -25,6 +25,9 @@ from orchestration.definitions import ASSET_CHECKS, ASSETS
 from orchestration.resources import build_resources
 from powerseg.settings import Settings
 
+# Beside the session's backfill, whose warehouse the outputs are built from.
+pytestmark = pytest.mark.xdist_group("backfill")
+
 PII_COLUMNS = ("name", "id_number", "phone", "address")
 # Measured on the 6000-customer test extract (seed 7): ARI 0.22-0.25 in `other` (k 4-7 as the
 # factor scores vary slightly between runs; the simulator's six archetypes overlap, and k-means on
@@ -82,7 +85,7 @@ def _materialize(selection, settings: Settings, month: str) -> dg.ExecuteInProce
 
 @pytest.fixture(scope="module")
 def outputs_run(built_warehouse, tmp_path_factory) -> OutputsRun:
-    """The session's pipeline warehouse (marts and factor scores) copied to a fresh data folder;
+    """The session's backfill warehouse (marts and factor scores) copied to a fresh data folder;
     every output asset of the newest month built there; then the outputs once more after
     planting a previous month, as a re-run would see it."""
     data_dir = tmp_path_factory.mktemp("outputs_data")

@@ -16,9 +16,15 @@ from orchestration.partitions import (
     month_vars,
     months_in_range,
 )
-from tests.conftest import PREVIOUS_MONTH, landing_env, powerseg_cli, table_month_contents
-
-NEWEST_MONTH = "2026-10"
+from tests.conftest import (
+    MONTH_TABLES,
+    MONTHS,
+    NEWEST_MONTH,
+    PREVIOUS_MONTH,
+    landing_env,
+    powerseg_cli,
+    table_month_contents,
+)
 
 
 def _partitions_by_key():
@@ -64,43 +70,28 @@ def test_the_schedule_builds_the_month_that_has_just_ended():
     assert defs.resolve_job_def("monthly_refresh").partitions_def == as_of_months
 
 
-MONTH_TABLES = (
-    "marts.customer_360",
-    "marts.fct_features_arrears",
-    "marts.fct_outcomes",
-    "scores.contribution_scores",
-    "scores.outage_sensitivity_scores",
-    "scores.arrears_scores",
-    "scores.channel_activity_scores",
-    "scores.inspection_scores",
-    "marts.customer_factor_scores",
-)
-
-
 def month_contents(warehouse, months):
     return table_month_contents(warehouse, MONTH_TABLES, months)
 
 
 @pytest.mark.slow
-def test_backfill_equals_running_its_months_one_by_one(pipeline_run, sim_extract, tmp_path):
+@pytest.mark.xdist_group("pipeline")
+def test_backfill_equals_running_its_months_one_by_one(pipeline_run, backfill_run):
     """The session pipeline ran PREVIOUS_MONTH, then the newest month; a backfill of both in
     one run on a fresh folder must leave identical marts and scores for each month."""
-    data_dir = tmp_path / "backfilled"
-    result = powerseg_cli(
-        "backfill", "--from", PREVIOUS_MONTH, "--to", NEWEST_MONTH,
-        env=landing_env(data_dir, sim_extract / "raw"),
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-4000:]
-    assert f"powerseg run succeeded for {PREVIOUS_MONTH}..{NEWEST_MONTH}" in result.stdout
-    months = (PREVIOUS_MONTH, NEWEST_MONTH)
-    backfilled = month_contents(data_dir / "warehouse.duckdb", months)
-    one_by_one = month_contents(pipeline_run.warehouse, months)
+    backfill = backfill_run.backfill
+    assert backfill["returncode"] == 0, backfill["stderr"][-4000:]
+    assert f"powerseg run succeeded for {PREVIOUS_MONTH}..{NEWEST_MONTH}" in backfill["stdout"]
+    # what the backfill wrote, unless its re-run changed it (test_reruns tells)
+    backfilled = month_contents(backfill_run.warehouse, MONTHS)
+    one_by_one = pipeline_run.contents["newest"]
     assert all(rows > 0 for rows, _ in backfilled.values())
     different = [key for key in backfilled if backfilled[key] != one_by_one[key]]
     assert not different, different
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("pipeline")
 def test_a_month_that_is_not_a_partition_is_refused_and_nothing_changes(pipeline_run):
     env = landing_env(pipeline_run.data_dir, pipeline_run.raw_dir)
     before = month_contents(pipeline_run.warehouse, (NEWEST_MONTH,))
