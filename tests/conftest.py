@@ -215,9 +215,9 @@ def pipeline_run(sim_extract, tmp_path_factory) -> PipelineRun:
     return PipelineRun(data_dir, raw_dir, sim_extract / "truth", steps, contents)
 
 
-def month_contents(data_dir: Path) -> dict:
-    """What the warehouse of `data_dir` holds for MONTHS, table by table."""
-    return table_month_contents(data_dir / "warehouse.duckdb", MONTH_TABLES, MONTHS)
+def month_contents(data_dir: Path, months: tuple[str, ...] = MONTHS) -> dict:
+    """What the warehouse of `data_dir` holds for `months`, table by table of MONTH_TABLES."""
+    return table_month_contents(data_dir / "warehouse.duckdb", MONTH_TABLES, months)
 
 
 def outcome(result: subprocess.CompletedProcess) -> dict:

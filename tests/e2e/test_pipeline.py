@@ -64,7 +64,7 @@ def test_each_monthly_run_registers_a_version_and_one_is_champion(pipeline_run):
     for factor in FACTORS:
         name = f"powerseg_{factor}"
         versions = {str(v.version): v for v in client.search_model_versions(f"name = '{name}'")}
-        # one version per monthly run (the run without a tracking server registered none)
+        # one version per monthly run (the refused concurrent run registered none)
         assert sorted(versions) == ["1", "2"], factor
         champion = str(client.get_model_version_by_alias(name, "champion").version)
         # the second month's model either beat the first on the same hold-out or waits beside it

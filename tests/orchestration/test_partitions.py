@@ -17,13 +17,11 @@ from orchestration.partitions import (
     months_in_range,
 )
 from tests.conftest import (
-    MONTH_TABLES,
-    MONTHS,
     NEWEST_MONTH,
     PREVIOUS_MONTH,
     landing_env,
+    month_contents,
     powerseg_cli,
-    table_month_contents,
 )
 
 
@@ -70,10 +68,6 @@ def test_the_schedule_builds_the_month_that_has_just_ended():
     assert defs.resolve_job_def("monthly_refresh").partitions_def == as_of_months
 
 
-def month_contents(warehouse, months):
-    return table_month_contents(warehouse, MONTH_TABLES, months)
-
-
 @pytest.mark.slow
 @pytest.mark.xdist_group("pipeline")
 def test_backfill_equals_running_its_months_one_by_one(pipeline_run, backfill_run):
@@ -83,7 +77,7 @@ def test_backfill_equals_running_its_months_one_by_one(pipeline_run, backfill_ru
     assert backfill["returncode"] == 0, backfill["stderr"][-4000:]
     assert f"powerseg run succeeded for {PREVIOUS_MONTH}..{NEWEST_MONTH}" in backfill["stdout"]
     # what the backfill wrote, unless its re-run changed it (test_reruns tells)
-    backfilled = month_contents(backfill_run.warehouse, MONTHS)
+    backfilled = month_contents(backfill_run.data_dir)
     one_by_one = pipeline_run.contents["newest"]
     assert all(rows > 0 for rows, _ in backfilled.values())
     different = [key for key in backfilled if backfilled[key] != one_by_one[key]]
@@ -94,11 +88,11 @@ def test_backfill_equals_running_its_months_one_by_one(pipeline_run, backfill_ru
 @pytest.mark.xdist_group("pipeline")
 def test_a_month_that_is_not_a_partition_is_refused_and_nothing_changes(pipeline_run):
     env = landing_env(pipeline_run.data_dir, pipeline_run.raw_dir)
-    before = month_contents(pipeline_run.warehouse, (NEWEST_MONTH,))
+    before = month_contents(pipeline_run.data_dir, (NEWEST_MONTH,))
     result = powerseg_cli("run", "--as-of", "2099-01", env=env)
     assert result.returncode == 2
     assert "as-of month 2099-01 is not a partition" in result.stderr
-    assert month_contents(pipeline_run.warehouse, (NEWEST_MONTH,)) == before
+    assert month_contents(pipeline_run.data_dir, (NEWEST_MONTH,)) == before
 
 
 def test_features_are_settled_against_the_noise_of_parallel_sums():
