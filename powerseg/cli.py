@@ -10,7 +10,10 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 from powerseg.contract import MANIFEST_FILE
@@ -214,6 +217,7 @@ EXIT_LOCKED = 75
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from powerseg.run_recovery import PoolBusyError
     from powerseg.runlock import WarehouseLockedError, describe, warehouse_run_lock
 
     settings = _settings(args.data_dir)
@@ -236,6 +240,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
+    asked = time.monotonic()  # --wait-for-lock bounds the wait for the lock and the pool slot
     try:
         with warehouse_run_lock(
             settings.warehouse_path,
@@ -248,8 +253,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             },
             on_wait=waiting,
         ):
-            return _run_locked(months, settings)
-    except WarehouseLockedError as exc:
+            remaining = max(0.0, args.wait_for_lock - (time.monotonic() - asked))
+            with StopOnSigterm() as stop:
+                return _run_locked(months, settings, wait_for_slot=remaining, stop=stop)
+    except (WarehouseLockedError, PoolBusyError) as exc:
         print(f"powerseg run REFUSED: {exc}", file=sys.stderr)
         return EXIT_LOCKED
 
@@ -277,19 +284,23 @@ def months_label(months: tuple[str, str]) -> str:
     return last if first == last else f"{first}..{last}"
 
 
-def _run_locked(months: tuple[str, str], settings: Settings) -> int:
+def _run_locked(
+    months: tuple[str, str], settings: Settings, *, wait_for_slot: float, stop: StopOnSigterm
+) -> int:
     prepare_instance(settings)
 
-    from dagster import DagsterInstance
+    from dagster import DagsterInstance, make_new_run_id
 
+    from orchestration.assets.sources import WAREHOUSE_POOL
     from orchestration.resources import ensure_dbt_manifest
+    from powerseg.run_recovery import process_tags, recover_dead_runs, wait_for_pool
 
     ensure_dbt_manifest()  # parses only on a fresh clone or after a dbt project file changed
     from orchestration.definitions import defs
 
     start, end = months
     # one run for one month or a whole range (the partitioned assets run the range at once)
-    tags = {"powerseg/as_of_month": months_label(months)}
+    tags = {"powerseg/as_of_month": months_label(months), **process_tags()}
     partition_key = start if start == end else None
     if partition_key is None:
         tags |= {
@@ -297,12 +308,46 @@ def _run_locked(months: tuple[str, str], settings: Settings) -> int:
             "dagster/asset_partition_range_end": end,
         }
     job = defs.resolve_job_def("monthly_refresh")
+    run_id = make_new_run_id()
     with DagsterInstance.get() as instance:
-        result = job.execute_in_process(
-            instance=instance, partition_key=partition_key, raise_on_error=False, tags=tags
+        # a run killed earlier must not hold the warehouse pool's slot for ever
+        for recovered in recover_dead_runs(instance):
+            print(f"recovered: {recovered.describe()}", file=sys.stderr, flush=True)
+        wait_for_pool(
+            instance,
+            WAREHOUSE_POOL,
+            wait_seconds=wait_for_slot,
+            on_wait=lambda holders: print(
+                f"waiting up to {wait_for_slot:.0f} s for the '{WAREHOUSE_POOL}' pool slot held "
+                f"by {', '.join(holders)}",
+                file=sys.stderr,
+                flush=True,
+            ),
         )
-    failures, warnings = _failures(result), _warnings(result)
+        stop.arm(settings, run_id)
+        try:
+            result = job.execute_in_process(
+                instance=instance,
+                partition_key=partition_key,
+                raise_on_error=False,
+                tags=tags,
+                run_id=run_id,
+            )
+        except KeyboardInterrupt:
+            if not stop.requested:
+                raise
+            result = None
+        finally:
+            stop.release_slots(instance)
     what = tags["powerseg/as_of_month"]
+    if stop.requested:
+        print(
+            f"powerseg run STOPPED for {what} (run {run_id}) on SIGTERM: the run is marked "
+            "failed and the warehouse is free; run the same command again to redo the month.",
+            file=sys.stderr,
+        )
+        return EXIT_TERMINATED
+    failures, warnings = _failures(result), _warnings(result)
     if warnings:
         print("warnings (the run went on):", file=sys.stderr)
         for line in warnings:
@@ -315,6 +360,73 @@ def _run_locked(months: tuple[str, str], settings: Settings) -> int:
     print(f"powerseg run succeeded for {what} (run {result.run_id})")
     print(summary(settings))
     return 0
+
+
+# Exit status of a run stopped by SIGTERM (128 + 15, as a shell reports it).
+EXIT_TERMINATED = 143
+# Seconds a SIGTERM leaves the run to stop at its next step boundary before it is cut short.
+TERMINATE_GRACE_SECONDS = 20.0
+
+
+class StopOnSigterm:
+    """SIGTERM (systemd, a cron timeout, `kill`) stops a run within 30 s and leaves nothing behind.
+
+    The signal is turned into the interrupt Dagster handles (as Ctrl-C): the step stops, dbt's
+    subprocess is told to stop, the run is marked failed. Should the step not return within
+    TERMINATE_GRACE_SECONDS (a long warehouse query), the run is marked failed, its pool slots are
+    freed, its child processes are killed and the process exits; the OS then frees the run lock.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._settings: Settings | None = None
+        self._run_id: str | None = None
+        self._previous = None
+
+    def __enter__(self) -> StopOnSigterm:
+        self._previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        signal.signal(signal.SIGTERM, self._previous or signal.SIG_DFL)
+
+    def arm(self, settings: Settings, run_id: str) -> None:
+        self._settings, self._run_id = settings, run_id
+
+    def _on_sigterm(self, signum, frame) -> None:
+        if self.requested:
+            return
+        self.requested = True
+        print(
+            "SIGTERM received: stopping the run at its next step boundary "
+            f"(at most {TERMINATE_GRACE_SECONDS:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
+        threading.Thread(target=self._cut_short, daemon=True).start()
+        if self._run_id is None:
+            raise KeyboardInterrupt  # nothing started yet: leave at once
+        signal.raise_signal(signal.SIGINT)  # Dagster's interrupt, as for Ctrl-C
+
+    def _cut_short(self) -> None:
+        time.sleep(TERMINATE_GRACE_SECONDS)
+        import psutil
+        from dagster import DagsterInstance
+
+        if self._run_id is not None:
+            with DagsterInstance.get() as instance:
+                run = instance.get_run_by_id(self._run_id)
+                if run is not None and not run.is_finished:
+                    instance.report_run_failed(run, message="Stopped by SIGTERM.")
+                self.release_slots(instance)
+        for child in psutil.Process().children(recursive=True):
+            child.kill()
+        print("powerseg run STOPPED on SIGTERM (cut short)", file=sys.stderr, flush=True)
+        os._exit(EXIT_TERMINATED)
+
+    def release_slots(self, instance) -> None:
+        if self._run_id is not None:
+            instance.event_log_storage.free_concurrency_slots_for_run(self._run_id)
 
 
 def newest_complete_month(settings: Settings) -> str:
