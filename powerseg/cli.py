@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 from powerseg.contract import MANIFEST_FILE
@@ -289,7 +290,7 @@ def _run_locked(
 ) -> int:
     prepare_instance(settings)
 
-    from dagster import DagsterInstance, make_new_run_id
+    from dagster import DagsterInstance
 
     from orchestration.assets.sources import WAREHOUSE_POOL
     from orchestration.resources import ensure_dbt_manifest
@@ -308,7 +309,7 @@ def _run_locked(
             "dagster/asset_partition_range_end": end,
         }
     job = defs.resolve_job_def("monthly_refresh")
-    run_id = make_new_run_id()
+    run_id = str(uuid.uuid4())  # known before the run starts, for SIGTERM
     with DagsterInstance.get() as instance:
         # a run killed earlier must not hold the warehouse pool's slot for ever
         for recovered in recover_dead_runs(instance):
@@ -324,7 +325,7 @@ def _run_locked(
                 flush=True,
             ),
         )
-        stop.arm(settings, run_id)
+        stop.arm(run_id)
         try:
             result = job.execute_in_process(
                 instance=instance,
@@ -371,42 +372,60 @@ TERMINATE_GRACE_SECONDS = 20.0
 class StopOnSigterm:
     """SIGTERM (systemd, a cron timeout, `kill`) stops a run within 30 s and leaves nothing behind.
 
-    The signal is turned into the interrupt Dagster handles (as Ctrl-C): the step stops, dbt's
-    subprocess is told to stop, the run is marked failed. Should the step not return within
-    TERMINATE_GRACE_SECONDS (a long warehouse query), the run is marked failed, its pool slots are
-    freed, its child processes are killed and the process exits; the OS then frees the run lock.
+    While the run executes, Dagster treats SIGTERM as Ctrl-C: the step stops at once (dbt's
+    subprocess is told to stop), the run is marked failed and its pool slots are freed. The signal
+    is also seen here, through the interpreter's wakeup file descriptor (whichever handler is
+    installed): the run ends with EXIT_TERMINATED and, should the step not return within
+    TERMINATE_GRACE_SECONDS (a long warehouse query), the run is marked failed, its slots freed,
+    its child processes killed and the process exits; the OS then frees the run lock.
     """
 
     def __init__(self) -> None:
         self.requested = False
-        self._settings: Settings | None = None
         self._run_id: str | None = None
-        self._previous = None
+        self._previous_handler = None
+        self._previous_fd = -1
+        self._pipe: tuple[int, int] | None = None
 
     def __enter__(self) -> StopOnSigterm:
-        self._previous = signal.signal(signal.SIGTERM, self._on_sigterm)
+        read, write = os.pipe()
+        os.set_blocking(write, False)
+        self._pipe = (read, write)
+        self._previous_fd = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+        threading.Thread(target=self._watch, args=(read,), daemon=True).start()
+        self._previous_handler = signal.signal(signal.SIGTERM, self._before_the_run)
         return self
 
     def __exit__(self, *exc) -> None:
-        signal.signal(signal.SIGTERM, self._previous or signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, self._previous_handler or signal.SIG_DFL)
+        signal.set_wakeup_fd(self._previous_fd)
+        if self._pipe is not None:
+            os.close(self._pipe[1])  # ends the watcher
 
-    def arm(self, settings: Settings, run_id: str) -> None:
-        self._settings, self._run_id = settings, run_id
+    def arm(self, run_id: str) -> None:
+        self._run_id = run_id
 
-    def _on_sigterm(self, signum, frame) -> None:
-        if self.requested:
-            return
-        self.requested = True
-        print(
-            "SIGTERM received: stopping the run at its next step boundary "
-            f"(at most {TERMINATE_GRACE_SECONDS:.0f} s)",
-            file=sys.stderr,
-            flush=True,
-        )
-        threading.Thread(target=self._cut_short, daemon=True).start()
-        if self._run_id is None:
-            raise KeyboardInterrupt  # nothing started yet: leave at once
-        signal.raise_signal(signal.SIGINT)  # Dagster's interrupt, as for Ctrl-C
+    def _before_the_run(self, signum, frame) -> None:
+        if self._run_id is None:  # nothing started yet: leave at once
+            self._requested_now()
+            raise KeyboardInterrupt
+
+    def _watch(self, read: int) -> None:
+        with os.fdopen(read, "rb", buffering=0) as wakeups:
+            while chunk := wakeups.read(64):
+                if signal.SIGTERM in chunk and not self.requested:
+                    self._requested_now()
+                    threading.Thread(target=self._cut_short, daemon=True).start()
+
+    def _requested_now(self) -> None:
+        if not self.requested:
+            self.requested = True
+            print(
+                "SIGTERM received: stopping the run at its current step "
+                f"(cut short after {TERMINATE_GRACE_SECONDS:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
 
     def _cut_short(self) -> None:
         time.sleep(TERMINATE_GRACE_SECONDS)

@@ -97,7 +97,6 @@ def _slots_held(instance, run_id: str, pools: Iterable[str]) -> int:
     for pool in pools:
         info = storage.get_concurrency_info(pool)
         held += sum(1 for slot in info.claimed_slots if slot.run_id == run_id)
-        held += sum(1 for step in info.pending_steps if step.run_id == run_id)
     return held
 
 
