@@ -17,6 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
+from powerseg.console import RunConsole, StepProgress
 from powerseg.contract import MANIFEST_FILE
 from powerseg.settings import Settings
 
@@ -256,7 +257,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         ):
             remaining = max(0.0, args.wait_for_lock - (time.monotonic() - asked))
             with StopOnSigterm() as stop:
-                return _run_locked(months, settings, wait_for_slot=remaining, stop=stop)
+                return _run_locked(
+                    months,
+                    settings,
+                    wait_for_slot=remaining,
+                    stop=stop,
+                    verbose=getattr(args, "verbose", False),
+                )
     except (WarehouseLockedError, PoolBusyError) as exc:
         print(f"powerseg run REFUSED: {exc}", file=sys.stderr)
         return EXIT_LOCKED
@@ -286,10 +293,61 @@ def months_label(months: tuple[str, str]) -> str:
 
 
 def _run_locked(
-    months: tuple[str, str], settings: Settings, *, wait_for_slot: float, stop: StopOnSigterm
+    months: tuple[str, str],
+    settings: Settings,
+    *,
+    wait_for_slot: float,
+    stop: StopOnSigterm,
+    verbose: bool = False,
 ) -> int:
     prepare_instance(settings)
+    run_id = str(uuid.uuid4())  # known before the run starts: its log file, SIGTERM, progress
+    what = months_label(months)
+    console = RunConsole(settings.data_dir / "logs" / f"run-{run_id}.log", verbose=verbose)
+    stop.console = console
+    started = time.monotonic()
+    with console:
+        console.say(f"powerseg run for {what} (run {run_id})")
+        result = _execute(months, settings, run_id, wait_for_slot, stop, console, started)
+    log = "" if verbose else f"; full log: {console.log_path}"
+    if stop.requested:
+        print(
+            f"powerseg run STOPPED for {what} (run {run_id}) on SIGTERM: the run is marked "
+            f"failed and the warehouse is free; run the same command again to redo the month{log}",
+            file=sys.stderr,
+        )
+        return EXIT_TERMINATED
+    failures, warnings = _failures(result), _warnings(result)
+    if warnings:
+        print("warnings (the run went on):", file=sys.stderr)
+        for line in warnings:
+            print(f"  - {line}", file=sys.stderr)
+    if not result.success or failures:
+        print(f"powerseg run FAILED for {what} (run {result.run_id}):", file=sys.stderr)
+        for line in failures or ["the run did not succeed; see the Dagster UI for details"]:
+            print(f"  - {line}", file=sys.stderr)
+        if log:
+            print(f"full log: {console.log_path}", file=sys.stderr)
+        return 1
+    print(
+        f"powerseg run succeeded for {what} (run {result.run_id}) in "
+        f"{time.monotonic() - started:.0f} s{log}"
+    )
+    print(summary(settings))
+    return 0
 
+
+def _execute(
+    months: tuple[str, str],
+    settings: Settings,
+    run_id: str,
+    wait_for_slot: float,
+    stop: StopOnSigterm,
+    console: RunConsole,
+    started: float,
+):
+    """Execute `monthly_refresh` for `months` in this process; its result, or None when SIGTERM
+    stopped it before Dagster started."""
     from dagster import DagsterInstance
 
     from orchestration.assets.sources import WAREHOUSE_POOL
@@ -309,58 +367,35 @@ def _run_locked(
             "dagster/asset_partition_range_end": end,
         }
     job = defs.resolve_job_def("monthly_refresh")
-    run_id = str(uuid.uuid4())  # known before the run starts, for SIGTERM
     with DagsterInstance.get() as instance:
         # a run killed earlier must not hold the warehouse pool's slot for ever
         for recovered in recover_dead_runs(instance):
-            print(f"recovered: {recovered.describe()}", file=sys.stderr, flush=True)
+            console.tell(f"recovered: {recovered.describe()}")
         wait_for_pool(
             instance,
             WAREHOUSE_POOL,
             wait_seconds=wait_for_slot,
-            on_wait=lambda holders: print(
+            on_wait=lambda holders: console.tell(
                 f"waiting up to {wait_for_slot:.0f} s for the '{WAREHOUSE_POOL}' pool slot held "
-                f"by {', '.join(holders)}",
-                file=sys.stderr,
-                flush=True,
+                f"by {', '.join(holders)}"
             ),
         )
         stop.arm(run_id)
         try:
-            result = job.execute_in_process(
-                instance=instance,
-                partition_key=partition_key,
-                raise_on_error=False,
-                tags=tags,
-                run_id=run_id,
-            )
+            with StepProgress(instance, run_id, len(job.nodes), console, started):
+                return job.execute_in_process(
+                    instance=instance,
+                    partition_key=partition_key,
+                    raise_on_error=False,
+                    tags=tags,
+                    run_id=run_id,
+                )
         except KeyboardInterrupt:
             if not stop.requested:
                 raise
-            result = None
+            return None
         finally:
             stop.release_slots(instance)
-    what = tags["powerseg/as_of_month"]
-    if stop.requested:
-        print(
-            f"powerseg run STOPPED for {what} (run {run_id}) on SIGTERM: the run is marked "
-            "failed and the warehouse is free; run the same command again to redo the month.",
-            file=sys.stderr,
-        )
-        return EXIT_TERMINATED
-    failures, warnings = _failures(result), _warnings(result)
-    if warnings:
-        print("warnings (the run went on):", file=sys.stderr)
-        for line in warnings:
-            print(f"  - {line}", file=sys.stderr)
-    if not result.success or failures:
-        print(f"powerseg run FAILED for {what} (run {result.run_id}):", file=sys.stderr)
-        for line in failures or ["the run did not succeed; see the Dagster UI for details"]:
-            print(f"  - {line}", file=sys.stderr)
-        return 1
-    print(f"powerseg run succeeded for {what} (run {result.run_id})")
-    print(summary(settings))
-    return 0
 
 
 # Exit status of a run stopped by SIGTERM (128 + 15, as a shell reports it).
@@ -382,6 +417,7 @@ class StopOnSigterm:
 
     def __init__(self) -> None:
         self.requested = False
+        self.console: RunConsole | None = None  # where its lines go while the run executes
         self._run_id: str | None = None
         self._previous_handler = None
         self._previous_fd = -1
@@ -420,11 +456,9 @@ class StopOnSigterm:
     def _requested_now(self) -> None:
         if not self.requested:
             self.requested = True
-            print(
+            self._tell(
                 "SIGTERM received: stopping the run at its current step "
-                f"(cut short after {TERMINATE_GRACE_SECONDS:.0f} s)",
-                file=sys.stderr,
-                flush=True,
+                f"(cut short after {TERMINATE_GRACE_SECONDS:.0f} s)"
             )
 
     def _cut_short(self) -> None:
@@ -440,8 +474,14 @@ class StopOnSigterm:
                 self.release_slots(instance)
         for child in psutil.Process().children(recursive=True):
             child.kill()
-        print("powerseg run STOPPED on SIGTERM (cut short)", file=sys.stderr, flush=True)
+        self._tell("powerseg run STOPPED on SIGTERM (cut short)")
         os._exit(EXIT_TERMINATED)
+
+    def _tell(self, text: str) -> None:
+        if self.console is not None:
+            self.console.tell(text)
+        else:
+            print(text, file=sys.stderr, flush=True)
 
     def release_slots(self, instance) -> None:
         if self._run_id is not None:
@@ -572,6 +612,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="when another run is writing the warehouse, wait this long for it (default: stop "
         f"at once with exit status {EXIT_LOCKED})",
     )
+    run.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show Dagster's events, dbt's output and library warnings (default: one line per "
+        "step; the rest goes to <data>/logs/run-<run id>.log)",
+    )
     run.set_defaults(func=cmd_run)
 
     backfill = sub.add_parser(
@@ -592,6 +638,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.0,
         metavar="SECONDS",
         help="when another run is writing the warehouse, wait this long for it",
+    )
+    backfill.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show Dagster's events, dbt's output and library warnings (default: one line per "
+        "step; the rest goes to <data>/logs/run-<run id>.log)",
     )
     backfill.set_defaults(func=cmd_run, as_of=None)
 

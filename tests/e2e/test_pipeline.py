@@ -2,7 +2,9 @@
 extract in a temporary folder: what a good extract leaves behind, and what a broken one says.
 """
 
+import re
 import shutil
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -54,6 +56,24 @@ def test_run_builds_every_mart_and_scores_every_active_customer_once(pipeline_ru
             "select count(distinct as_of_month) from marts.customer_factor_scores"
         ).fetchone()[0]
         assert months == 2
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("pipeline")
+def test_run_prints_one_line_per_step_and_keeps_the_rest_in_its_log(pipeline_run):
+    result = pipeline_run.result
+    lines = (result.stdout + result.stderr).splitlines()
+    assert len(lines) <= 150, len(lines)
+    assert not [line for line in lines if " - DEBUG - " in line or "Warning:" in line]
+    steps = [line for line in lines if re.match(r"^  \[ *\d+/\d+\] (ok|FAILED) ", line)]
+    total = int(re.search(r"/(\d+)\]", steps[0]).group(1))
+    assert len(steps) == total > 30  # every step of the job, each once
+    assert any("dbt_monthly_models" in line for line in steps)
+    log = Path(re.search(r"full log: (\S+)", result.stdout).group(1))
+    assert log.parent == pipeline_run.data_dir / "logs"
+    text = log.read_text()
+    # Dagster's events and dbt's own output are all in the log
+    assert " - DEBUG - " in text and "STEP_SUCCESS" in text and "Completed successfully" in text
 
 
 @pytest.mark.slow
