@@ -4,17 +4,16 @@ recently? Limits come from the environment (POWERSEG_EXTRACT_MAX_AGE_DAYS, ..._O
 Extract freshness is data time: the manifest's `extract_end` against a reference date. The
 reference is POWERSEG_FRESHNESS_REFERENCE_DATE when set (replaying history, tests), the extract's
 own end for a simulated extract (its dates are fixed and historical, so the demo counts as
-delivered on time), and today otherwise. Output freshness is Dagster's last-update check: the
-newest materialisation of every output asset must be younger than the limit.
+delivered on time), and today otherwise. Output freshness is a last-update check: the newest
+materialisation of every output asset must be younger than the limit.
 """
 
 # No `from __future__ import annotations`: Dagster compares the context and config
 # annotations as objects, and postponed annotations are strings.
 import os
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import dagster as dg
 
@@ -178,19 +177,79 @@ def output_asset_keys(assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetKey
     return sorted(outputs, key=lambda k: k.to_user_string())
 
 
+def age_in_words(seconds: float) -> str:
+    """'just now' under a minute, then minutes, hours or days: how long ago an output was built."""
+    if seconds < 60:
+        return f"just now ({seconds:.0f} s ago)"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' if n > 1 else ''} ago"
+    raise AssertionError("unreachable")
+
+
+def judge_output_freshness(
+    built_at: float | None, now: float, max_age_days: int
+) -> tuple[bool, str, float | None]:
+    """(passed, description, age in seconds) of an output last built at `built_at`."""
+    if built_at is None:
+        return False, "never built", None
+    age = max(0.0, now - built_at)
+    when = datetime.fromtimestamp(built_at, UTC).isoformat(timespec="seconds")
+    if age > max_age_days * 86400:
+        return (
+            False,
+            f"stale: last built {age_in_words(age)} ({when}), more than the {max_age_days} days "
+            "allowed (POWERSEG_OUTPUT_MAX_AGE_DAYS); the monthly run has not rebuilt it",
+            age,
+        )
+    return True, f"last built {age_in_words(age)} ({when}); limit {max_age_days} days", age
+
+
 def output_freshness_checks(
     assets: Sequence[dg.AssetsDefinition], max_age_days: int | None = None
 ) -> Sequence[dg.AssetChecksDefinition]:
+    """One check per output asset, all evaluated in one step: its newest materialisation (of any
+    month) is at most `max_age_days` old. They run inside `powerseg run` and the monthly job (no
+    daemon needed); the freshness sensor re-evaluates them between runs."""
     days = output_max_age_days() if max_age_days is None else max_age_days
-    # Superseded by FreshnessPolicy, which only the daemon evaluates; these checks also run inside
-    # `powerseg run` (no daemon) and in the monthly job, so they stay.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", dg.SupersessionWarning)
-        return dg.build_last_update_freshness_checks(
-            assets=output_asset_keys(assets),
-            lower_bound_delta=timedelta(days=days),
-            severity=dg.AssetCheckSeverity.ERROR,
-        )
+    keys = output_asset_keys(assets)
+
+    @dg.multi_asset_check(
+        specs=[
+            dg.AssetCheckSpec(
+                CHECK_NAME,
+                asset=key,
+                description=(
+                    f"Fails when the output was last built more than {days} days ago "
+                    "(POWERSEG_OUTPUT_MAX_AGE_DAYS)."
+                ),
+                metadata={"owner": OWNER},
+            )
+            for key in keys
+        ],
+        name="outputs_freshness",
+        can_subset=True,
+    )
+    def outputs_freshness(context: dg.AssetCheckExecutionContext):
+        now = datetime.now(UTC).timestamp()
+        for check_key in sorted(context.selected_asset_check_keys, key=str):
+            event = context.instance.get_latest_materialization_event(check_key.asset_key)
+            built_at = event.timestamp if event is not None else None
+            passed, description, age = judge_output_freshness(built_at, now, days)
+            yield dg.AssetCheckResult(
+                asset_key=check_key.asset_key,
+                check_name=check_key.name,
+                passed=passed,
+                severity=dg.AssetCheckSeverity.ERROR,
+                description=description,
+                metadata={
+                    "age_hours": round(age / 3600, 2) if age is not None else -1,
+                    "max_age_days": days,
+                },
+            )
+
+    return [outputs_freshness]
 
 
 def freshness_checks(assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetChecksDefinition]:
@@ -201,8 +260,26 @@ def freshness_checks(assets: Sequence[dg.AssetsDefinition]) -> list[dg.AssetChec
 def freshness_sensor(checks: Sequence[dg.AssetChecksDefinition]) -> dg.SensorDefinition:
     """Re-evaluates the output freshness checks between runs (needs dagster-daemon), so stale
     outputs turn red in the UI even when nothing runs. Stopped by default."""
-    return dg.build_sensor_for_freshness_checks(
-        freshness_checks=[c for c in checks if c is not extract_freshness],
-        minimum_interval_seconds=3600,
-        name="output_freshness_sensor",
+    outputs = [
+        c
+        for c in checks
+        if c is not extract_freshness and c.node_def.name.endswith("outputs_freshness")
+    ]
+    job = dg.define_asset_job(
+        "output_freshness_job",
+        selection=dg.AssetSelection.checks(*outputs),
+        description="Evaluates the output freshness checks, nothing else.",
     )
+
+    @dg.sensor(
+        name="output_freshness_sensor",
+        job=job,
+        minimum_interval_seconds=3600,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description="Every hour: are the outputs younger than POWERSEG_OUTPUT_MAX_AGE_DAYS?",
+    )
+    def output_freshness_sensor(context: dg.SensorEvaluationContext):
+        hour = datetime.now(UTC).strftime("%Y-%m-%dT%H")
+        return dg.RunRequest(run_key=f"output-freshness-{hour}")
+
+    return output_freshness_sensor

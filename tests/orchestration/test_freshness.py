@@ -10,8 +10,10 @@ import pytest
 from orchestration.assets.sources import landing_extract
 from orchestration.checks.freshness import (
     DEFAULT_EXTRACT_MAX_AGE_DAYS,
+    age_in_words,
     extract_freshness,
     judge_extract_freshness,
+    judge_output_freshness,
     output_asset_keys,
     output_freshness_checks,
 )
@@ -172,3 +174,25 @@ def test_output_freshness_fails_for_stale_outputs_and_passes_for_fresh_ones():
     assert fresh_eval.passed
     assert not stale_eval.passed
     assert stale_eval.asset_key == dg.AssetKey("segment_output")
+
+
+def test_output_freshness_says_how_old_in_words_even_a_second_after_the_build():
+    assert judge_output_freshness(1000.0, 1000.4, 35)[:2] == (
+        True,
+        "last built just now (0 s ago) (1970-01-01T00:16:40+00:00); limit 35 days",
+    )
+    passed, text, age = judge_output_freshness(0.0, 36 * 86400 + 5, 35)
+    assert not passed and text.startswith("stale: last built 36 days ago") and age > 35 * 86400
+    assert judge_output_freshness(None, 10.0, 35) == (False, "never built", None)
+    assert age_in_words(3 * 3600 + 5) == "3 hours ago" and age_in_words(61) == "1 minute ago"
+
+
+def test_the_freshness_sensor_asks_for_the_output_checks_only():
+    from orchestration.definitions import defs
+
+    sensor = defs.get_sensor_def("output_freshness_sensor")
+    assert [node.name for node in defs.resolve_job_def(sensor.job_name).nodes] == [
+        "outputs_freshness"
+    ]
+    request = sensor(dg.build_sensor_context())
+    assert request.run_key.startswith("output-freshness-")
