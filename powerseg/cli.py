@@ -520,12 +520,28 @@ def summary(settings: Settings) -> str:
             for schema, table in rows:
                 count = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
                 lines.append(f"  {schema}.{table:<40} {count:>12,} rows")
+    lines += _newest_outputs(settings)
     lines += [
         f"MLflow store: {settings.mlflow_tracking_uri}",
         "Dagster UI:   make dev    (http://127.0.0.1:3000)",
         "MLflow UI:    make mlflow (http://127.0.0.1:5000)",
     ]
     return "\n".join(lines)
+
+
+def _newest_outputs(settings: Settings) -> list[str]:
+    """Where the newest month's report and exports are, for staff to open."""
+    lines = []
+    for label, folder, pattern in (
+        ("report:", settings.reports_dir, "*.html"),
+        ("exports:", settings.exports_dir, "*.csv"),
+    ):
+        months = sorted(p for p in folder.glob("????-??") if p.is_dir()) if folder.exists() else []
+        if months:
+            files = sorted(months[-1].glob(pattern))
+            where = files[0] if label == "report:" and files else months[-1]
+            lines.append(f"{label:<13} {where}")
+    return lines
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:

@@ -74,6 +74,10 @@ def test_run_prints_one_line_per_step_and_keeps_the_rest_in_its_log(pipeline_run
     text = log.read_text()
     # Dagster's events and dbt's own output are all in the log
     assert " - DEBUG - " in text and "STEP_SUCCESS" in text and "Completed successfully" in text
+    # and the summary says where staff find the newest report and exports
+    report = Path(re.search(r"^report: +(\S+)$", result.stdout, re.M).group(1))
+    assert report.is_file() and report.suffix == ".html"
+    assert Path(re.search(r"^exports: +(\S+)$", result.stdout, re.M).group(1)).is_dir()
 
 
 @pytest.mark.slow
