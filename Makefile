@@ -40,10 +40,14 @@ dev: install
 	$(UV) run powerseg prepare --data-dir $(DATA)
 	$(UV) run dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
+# Serves the store runs write to: MLFLOW_TRACKING_URI (e.g. postgresql://...) and
+# MLFLOW_ARTIFACT_ROOT when set, else the data folder's SQLite file and artifacts.
 mlflow: install
 	mkdir -p $(DATA)/mlflow
-	$(UV) run mlflow ui --backend-store-uri sqlite:///$(POWERSEG_DATA_DIR)/mlflow/mlflow.db \
-		--default-artifact-root $(POWERSEG_DATA_DIR)/mlflow/mlartifacts --host 127.0.0.1 --port 5000
+	$(UV) run mlflow ui \
+		--backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///$(POWERSEG_DATA_DIR)/mlflow/mlflow.db}" \
+		--default-artifact-root "$${MLFLOW_ARTIFACT_ROOT:-$(POWERSEG_DATA_DIR)/mlflow/mlartifacts}" \
+		--host 127.0.0.1 --port 5000
 
 lint: install-dev
 	$(UV) run ruff check .

@@ -139,6 +139,6 @@ def build_resources(settings: Settings | None = None) -> dict[str, dg.Configurab
         ),
         "mlflow": MlflowResource(
             tracking_uri=settings.mlflow_tracking_uri,
-            artifact_dir=str(settings.mlflow_dir / "artifacts"),
+            artifact_dir=settings.mlflow_artifact_root,
         ),
     }

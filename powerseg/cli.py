@@ -23,8 +23,9 @@ from powerseg.settings import Settings
 
 SIMULATOR_END_MONTH = "2026-10"  # simulator.simulate's default end month
 
-DAGSTER_YAML = """\
-# Written by `powerseg run`: local instance for the powerseg data folder.
+DAGSTER_YAML_MARK = "# Written by `powerseg run`"
+DAGSTER_YAML = f"""\
+{DAGSTER_YAML_MARK}: local instance for the powerseg data folder.
 telemetry:
   enabled: false
 concurrency:
@@ -34,6 +35,18 @@ concurrency:
   pools:
     default_limit: 1
 """
+# With POWERSEG_DAGSTER_PG_URL: runs, event logs and schedules in PostgreSQL. The URL is read from
+# the environment when the instance loads, so no password is written to disk.
+DAGSTER_PG_STORAGE = """\
+storage:
+  postgres:
+    postgres_url:
+      env: POWERSEG_DAGSTER_PG_URL
+"""
+
+
+def dagster_yaml(settings: Settings) -> str:
+    return DAGSTER_YAML + (DAGSTER_PG_STORAGE if settings.dagster_pg_url else "")
 
 
 def _month(value: str) -> str:
@@ -51,10 +64,20 @@ def _settings(data_dir: str | None) -> Settings:
 
 
 def prepare_instance(settings: Settings) -> None:
+    """Write DAGSTER_HOME/dagster.yaml for these settings, unless someone else wrote it."""
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
     config = settings.dagster_home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(DAGSTER_YAML)
+    wanted = dagster_yaml(settings)
+    if not config.exists() or (
+        config.read_text().startswith(DAGSTER_YAML_MARK) and config.read_text() != wanted
+    ):
+        config.write_text(wanted)
+    elif settings.dagster_pg_url and "postgres" not in config.read_text():
+        print(
+            f"warning: {config} was not written by powerseg and is left as it is: its storage, "
+            "not POWERSEG_DAGSTER_PG_URL, decides where runs are kept",
+            file=sys.stderr,
+        )
     settings.mlflow_dir.mkdir(parents=True, exist_ok=True)
 
 

@@ -22,6 +22,14 @@ def duckdb_memory_limit(environ: dict[str, str] | None = None) -> str:
     return env.get("POWERSEG_DUCKDB_MEMORY_LIMIT", DEFAULT_DUCKDB_MEMORY_LIMIT)
 
 
+def default_artifact_root(tracking_uri: str, mlflow_dir: Path) -> str:
+    """Where MLflow artifacts go when MLFLOW_ARTIFACT_ROOT is not set: beside a SQLite store's
+    file, else under the data folder's mlflow/ (a database or server store has no folder)."""
+    if tracking_uri.startswith("sqlite:///"):
+        return str(Path(tracking_uri.removeprefix("sqlite:///")).parent / "mlartifacts")
+    return str(mlflow_dir / "mlartifacts")
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str
@@ -31,12 +39,16 @@ class Settings:
     warehouse_path: Path
     mlflow_dir: Path
     mlflow_tracking_uri: str
+    mlflow_artifact_root: str  # a folder or an object-store URI (MLFLOW_ARTIFACT_ROOT)
     dagster_home: Path
     exports_dir: Path
     reports_dir: Path
     source: (
         str  # "simulator": demo extract made on demand; "landing": files delivered by the utility
     )
+    # Dagster's run, event-log and schedule storage in PostgreSQL instead of SQLite files under
+    # DAGSTER_HOME (POWERSEG_DAGSTER_PG_URL, e.g. postgresql://user:pw@host:5432/dagster).
+    dagster_pg_url: str | None = None
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -44,6 +56,7 @@ class Settings:
         data_dir = Path(env.get("POWERSEG_DATA_DIR", "data")).resolve()
         mlflow_dir = Path(env.get("POWERSEG_MLFLOW_DIR", data_dir / "mlflow")).resolve()
         powerseg_env = env.get("POWERSEG_ENV", "local")
+        tracking_uri = env.get("MLFLOW_TRACKING_URI", f"sqlite:///{mlflow_dir / 'mlflow.db'}")
         return cls(
             env=powerseg_env,
             data_dir=data_dir,
@@ -53,20 +66,22 @@ class Settings:
                 env.get("POWERSEG_WAREHOUSE", data_dir / "warehouse.duckdb")
             ).resolve(),
             mlflow_dir=mlflow_dir,
-            mlflow_tracking_uri=env.get(
-                "MLFLOW_TRACKING_URI", f"sqlite:///{mlflow_dir / 'mlflow.db'}"
-            ),
+            mlflow_tracking_uri=tracking_uri,
+            mlflow_artifact_root=env.get("MLFLOW_ARTIFACT_ROOT")
+            or default_artifact_root(tracking_uri, mlflow_dir),
             dagster_home=Path(env.get("DAGSTER_HOME", data_dir / "dagster")).resolve(),
             exports_dir=data_dir / "exports",
             reports_dir=data_dir / "reports",
             source=env.get(
                 "POWERSEG_SOURCE", "simulator" if powerseg_env == "local" else "landing"
             ),
+            dagster_pg_url=env.get("POWERSEG_DAGSTER_PG_URL") or None,
         )
 
     def export_env(self) -> dict[str, str]:
         """The variables child processes (dbt, the Dagster UI) need to agree on these locations."""
-        return {
+        optional = {"POWERSEG_DAGSTER_PG_URL": self.dagster_pg_url} if self.dagster_pg_url else {}
+        return optional | {
             "POWERSEG_ENV": self.env,
             "POWERSEG_DATA_DIR": str(self.data_dir),
             "POWERSEG_RAW_DIR": str(self.raw_dir),
@@ -74,6 +89,7 @@ class Settings:
             "POWERSEG_WAREHOUSE": str(self.warehouse_path),
             "POWERSEG_MLFLOW_DIR": str(self.mlflow_dir),
             "MLFLOW_TRACKING_URI": self.mlflow_tracking_uri,
+            "MLFLOW_ARTIFACT_ROOT": self.mlflow_artifact_root,
             "DAGSTER_HOME": str(self.dagster_home),
             "POWERSEG_SOURCE": self.source,
         }

@@ -289,7 +289,7 @@ def score_month(
             outcomes,
             features_score,
             previous_scores=previous,
-            tracking=TrackingConfig(mlflow.tracking_uri),
+            tracking=TrackingConfig(mlflow.tracking_uri, artifact_root=mlflow.artifact_dir),
         )
     except TooFewLabels as exc:
         message = (

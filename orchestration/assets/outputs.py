@@ -345,7 +345,9 @@ def _segments_month(month: dt.date, warehouse: WarehouseResource, mlflow: Mlflow
         previous_profiles = previous_month_rows(con, "outputs.segment_profiles", month)
         previous_segments = previous_month_rows(con, "outputs.customer_segments", month)
     result = segment_customers(scores, config, previous_profiles)
-    run = log_segmentation_run(result, TrackingConfig(mlflow.tracking_uri), config)
+    run = log_segmentation_run(
+        result, TrackingConfig(mlflow.tracking_uri, artifact_root=mlflow.artifact_dir), config
+    )
     if previous_segments is not None:
         migration = segment_migration(previous_segments, result.customer_segments)
     else:
