@@ -34,9 +34,9 @@ class Settings:
     dagster_home: Path
     exports_dir: Path
     reports_dir: Path
-    source: (
-        str  # "simulator": demo extract made on demand; "landing": files delivered by the utility
-    )
+    # "landing" (default): files delivered by the utility, never touched; "simulator": demo
+    # mode, an empty landing folder gets a simulated demo extract (`powerseg run --demo`).
+    source: str
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -59,9 +59,7 @@ class Settings:
             dagster_home=Path(env.get("DAGSTER_HOME", data_dir / "dagster")).resolve(),
             exports_dir=data_dir / "exports",
             reports_dir=data_dir / "reports",
-            source=env.get(
-                "POWERSEG_SOURCE", "simulator" if powerseg_env == "local" else "landing"
-            ),
+            source=env.get("POWERSEG_SOURCE", "landing"),
         )
 
     def export_env(self) -> dict[str, str]:
