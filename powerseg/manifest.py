@@ -37,7 +37,7 @@ def _scan(files: list[Path]) -> str:
 
 def _day_counts(con, files: list[Path], column: str, unit: str) -> tuple[date, date] | None:
     """First day and last well-covered day of `column` in `files` (None without dates)."""
-    day = f"date_trunc('{unit}', TRY_CAST(\"{column}\" AS DATE))"
+    day = f"CAST(date_trunc('{unit}', TRY_CAST(\"{column}\" AS DATE)) AS DATE)"
     try:
         first, last = con.execute(
             f"""
