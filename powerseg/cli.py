@@ -349,6 +349,22 @@ def _run_locked(months: tuple[str, str], settings: Settings) -> int:
     return 0
 
 
+def newest_complete_month(settings: Settings) -> str:
+    """'YYYY-MM' of the newest month the extract in the landing folder covers completely; for a
+    simulated demo extract not yet written, the simulator's default end month."""
+    from powerseg.landing import ExtractStatus, read_manifest
+
+    manifest = read_manifest(settings.raw_dir)
+    if manifest is None or not manifest.get("extract_end"):
+        if settings.source == "simulator":
+            return SIMULATOR_END_MONTH
+        raise ValueError(
+            f"no complete extract in {settings.raw_dir} (its {MANIFEST_FILE} is missing): "
+            "give the month with --as-of YYYY-MM"
+        )
+    return ExtractStatus(settings.raw_dir, manifest).last_complete_month
+
+
 def landing_problem(settings: Settings) -> str | None:
     """Why a run cannot start on the landing folder, or None. A complete extract (its manifest,
     every listed file and row count) runs; in demo mode (POWERSEG_SOURCE=simulator) an empty
@@ -366,22 +382,6 @@ def landing_problem(settings: Settings) -> str | None:
             return None
         return f"{status.report()}\nThe demo is not simulated here: {refused}"
     return status.report()
-
-
-def newest_complete_month(settings: Settings) -> str:
-    """'YYYY-MM' of the newest month the extract in the landing folder covers completely; for a
-    simulated demo extract not yet written, the simulator's default end month."""
-    from powerseg.landing import ExtractStatus, read_manifest
-
-    manifest = read_manifest(settings.raw_dir)
-    if manifest is None or not manifest.get("extract_end"):
-        if settings.source == "simulator":
-            return SIMULATOR_END_MONTH
-        raise ValueError(
-            f"no complete extract in {settings.raw_dir} (its {MANIFEST_FILE} is missing): "
-            "give the month with --as-of YYYY-MM"
-        )
-    return ExtractStatus(settings.raw_dir, manifest).last_complete_month
 
 
 def output_counts(settings: Settings) -> list[tuple[str, str, int]]:
