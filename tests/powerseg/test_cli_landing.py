@@ -13,6 +13,7 @@ import pytest
 from orchestration.resources import LandingResource
 from powerseg.contract import MANIFEST_FILE, TABLE_NAMES
 from powerseg.landing import extract_status
+from powerseg.manifest import write_manifest
 from simulator import SIMULATOR_MARKER, ForeignFolderError, simulate
 from tests.conftest import powerseg_cli
 from tests.powerseg.test_landing import write_table
@@ -246,3 +247,51 @@ def test_manifest_then_run_loads_exactly_the_listed_files(tmp_path):
             assert rows == entry["rows"], table
         files = con.execute("select list(distinct _source_file) from raw.payments").fetchone()[0]
     assert files == manifest["tables"]["payments"]["files"]
+
+
+def materialize_raw(raw, data_dir):
+    """Materialise the landing extract and the raw tables in-process, as the UI does."""
+    from orchestration.assets.sources import landing_extract, raw_tables
+    from orchestration.resources import build_resources
+    from powerseg.settings import Settings
+
+    settings = Settings.from_env({"POWERSEG_DATA_DIR": str(data_dir), "POWERSEG_RAW_DIR": str(raw)})
+    return dg.materialize(
+        [landing_extract, raw_tables],
+        resources=build_resources(settings),
+        raise_on_error=False,
+    )
+
+
+def test_ui_materialisation_reports_unlisted_files_and_refuses_a_wrong_count(tmp_path):
+    raw = tmp_path / "landing"
+    write_clean_extract(raw)
+    manifest, _ = write_manifest(raw)
+    write_table(raw, "payments", rows=5, file="payments_resend_old.parquet")
+
+    result = materialize_raw(raw, tmp_path)
+
+    assert result.success
+    metadata = {
+        e.asset_key.to_user_string(): e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
+    assert metadata["raw/payments"]["unlisted_files"].value == [STRAY]
+    assert metadata["raw/bills"]["unlisted_files"].value == []
+    assert (
+        metadata["raw/payments"]["dagster/row_count"].value
+        == (manifest["tables"]["payments"]["rows"])
+    )
+
+    found = manifest["tables"]["customers"]["rows"]
+    manifest["tables"]["customers"]["rows"] = found - 1
+    (raw / MANIFEST_FILE).write_text(json.dumps(manifest))
+    refused = materialize_raw(raw, tmp_path)
+
+    assert not refused.success
+    (failure,) = refused.get_step_failure_events()
+    assert failure.step_key == "raw_tables"
+    error = failure.step_failure_data.error
+    while error.cause is not None:
+        error = error.cause
+    assert f"customers: manifest says {found - 1:,} rows, files hold {found:,}" in error.message
