@@ -205,6 +205,13 @@ class ExtractStatus:
         ]
 
 
+def _shown(path: Path, raw_dir: Path) -> str:
+    try:
+        return str(path.relative_to(raw_dir))
+    except ValueError:
+        return str(path)
+
+
 def _as_date(value) -> date | None:
     try:
         return date.fromisoformat(str(value)[:10]) if value else None
@@ -268,7 +275,8 @@ def extract_status(raw_dir: Path | str, tables: Iterable[str] = TABLE_NAMES) -> 
         stray = [f for f in table_files(raw_dir, table) if f.resolve() not in listed]
         if stray:
             unlisted[table] = tuple(str(f.relative_to(raw_dir)) for f in stray)
-        missing = [str(f.relative_to(raw_dir)) for f in files if not f.is_file()]
+        # listed paths may point outside the folder (absolute, ../): show them as listed
+        missing = [_shown(f, raw_dir) for f in files if not f.is_file()]
         if missing:
             problems.append(f"{table}: files listed in the manifest are missing: {missing[:5]}")
             continue
