@@ -95,7 +95,7 @@ def _date(value: str):
 
 
 def cmd_manifest(args: argparse.Namespace) -> int:
-    from powerseg.landing import LandingError
+    from powerseg.landing import LandingError, folder_contents
     from powerseg.manifest import write_manifest
 
     raw = Path(args.dir).resolve()
@@ -112,6 +112,9 @@ def cmd_manifest(args: argparse.Namespace) -> int:
     )
     for table, entry in manifest["tables"].items():
         print(f"  {table:<22} {entry['rows']:>12,} rows in {len(entry['files'])} file(s)")
+    other = folder_contents(raw).other
+    if other:
+        print(f"not listed (not table Parquet files): {', '.join(other)}")
     return 0
 
 

@@ -153,8 +153,11 @@ def test_run_on_an_empty_folder_says_how_to_get_an_extract(tmp_path):
 def test_manifest_refuses_to_overwrite_without_force(tmp_path):
     raw = tmp_path / "raw"
     write_clean_extract(raw)
+    (raw / "bills" / "_SUCCESS").write_text("")
     first = powerseg_cli("manifest", str(raw), env=cli_env(tmp_path))
     assert first.returncode == 0, first.stderr
+    assert "  customers                       200 rows in 1 file(s)" in first.stdout
+    assert "not listed (not table Parquet files): bills/_SUCCESS" in first.stdout
     before = (raw / MANIFEST_FILE).read_bytes()
 
     again = powerseg_cli("manifest", str(raw), env=cli_env(tmp_path))
