@@ -71,7 +71,7 @@ class LandingResource(dg.ConfigurableResource):
 
     raw_dir: str
     truth_dir: str
-    source: str = "simulator"
+    source: str = "landing"  # "simulator": demo mode, an empty folder gets a demo extract
     sim_customers: int = 5000
     sim_months: int = 24
     sim_seed: int = 42

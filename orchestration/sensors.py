@@ -31,9 +31,13 @@ def run_key(extract_id: str) -> str:
     ),
 )
 def landing_extract_sensor(context: dg.SensorEvaluationContext, landing: LandingResource):
+    # The loader's own check (powerseg.landing.extract_status): the sensor launches only what
+    # `raw_tables` will load.
     status = extract_status(landing.raw_dir)
     if not status.complete:
         return dg.SkipReason(status.describe())
+    for line in status.unlisted_lines():
+        context.log.warning(line)
     extract_id = status.extract_id
     if context.cursor == extract_id:
         return dg.SkipReason(f"extract {extract_id} was already launched; waiting for a new one")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import shutil
 import signal
 import sys
 import threading
@@ -82,9 +81,7 @@ def prepare_instance(settings: Settings) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from powerseg.contract import MANIFEST_FILE
-    from powerseg.landing import read_manifest
-    from simulator import simulate
+    from simulator import ForeignFolderError, simulate
 
     try:
         plan = defect_plan(args)
@@ -93,26 +90,19 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         return 2
     out = Path(args.out).resolve()
     raw = out / "raw"
-    existing = read_manifest(raw) if raw.exists() else None
-    if raw.exists() and any(raw.iterdir()):
-        if existing is None or "seed" not in existing:
-            print(
-                f"error: {raw} already holds files that are not a simulated extract "
-                f"(no simulator {MANIFEST_FILE}); refusing to overwrite them",
-                file=sys.stderr,
-            )
-            return 2
-        shutil.rmtree(raw)
-        shutil.rmtree(out / "truth", ignore_errors=True)
-    manifest = simulate(
-        out,
-        customers=args.customers,
-        months=args.months,
-        seed=args.seed,
-        end_month=args.end_month,
-        progress=not args.quiet,
-        defects=plan,
-    )
+    try:
+        manifest = simulate(
+            out,
+            customers=args.customers,
+            months=args.months,
+            seed=args.seed,
+            end_month=args.end_month,
+            progress=not args.quiet,
+            defects=plan,
+        )
+    except ForeignFolderError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     total = sum(t["rows"] for t in manifest["tables"].values())
     print(
         f"simulated {args.customers:,} customers x {args.months} months "
@@ -120,6 +110,39 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     )
     if plan is not None and not plan.is_empty:
         print(defects_report(out))
+    return 0
+
+
+def _date(value: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {value!r}") from None
+
+
+def cmd_manifest(args: argparse.Namespace) -> int:
+    from powerseg.landing import LandingError, folder_contents
+    from powerseg.manifest import write_manifest
+
+    raw = Path(args.dir).resolve()
+    try:
+        manifest, window = write_manifest(
+            raw, force=args.force, extract_start=args.extract_start, extract_end=args.extract_end
+        )
+    except LandingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"wrote {raw / MANIFEST_FILE}: extract {manifest['extract_start']} .. "
+        f"{manifest['extract_end']} (from {window.derived_from})"
+    )
+    for table, entry in manifest["tables"].items():
+        print(f"  {table:<22} {entry['rows']:>12,} rows in {len(entry['files'])} file(s)")
+    other = folder_contents(raw).other
+    if other:
+        print(f"not listed (not table Parquet files): {', '.join(other)}")
     return 0
 
 
@@ -202,9 +225,16 @@ def _warnings(result) -> list[str]:
                 f"warned{text}"
             )
     for event in result.get_asset_materialization_events():
-        reason = event.materialization.metadata.get("skipped_reason")
+        metadata = event.materialization.metadata
+        reason = metadata.get("skipped_reason")
         if reason is not None:
             lines.append(str(reason.value))
+        unlisted = metadata.get("unlisted_files")
+        if unlisted is not None and unlisted.value:
+            lines.append(
+                f"{event.asset_key.to_user_string()}: ignored {len(unlisted.value)} file(s) not "
+                f"listed in {MANIFEST_FILE}: {', '.join(unlisted.value)}"
+            )
     return lines
 
 
@@ -246,9 +276,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from powerseg.runlock import WarehouseLockedError, describe, warehouse_run_lock
 
     settings = _settings(args.data_dir)
-    if args.source:
-        os.environ["POWERSEG_SOURCE"] = args.source
+    source = "simulator" if getattr(args, "demo", False) else args.source
+    if source:
+        os.environ["POWERSEG_SOURCE"] = source
         settings = Settings.from_env()
+    problem = landing_problem(settings)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
 
     def waiting(holder: dict) -> None:
         print(
@@ -527,22 +562,50 @@ def newest_complete_month(settings: Settings) -> str:
     return ExtractStatus(settings.raw_dir, manifest).last_complete_month
 
 
-def summary(settings: Settings) -> str:
+def landing_problem(settings: Settings) -> str | None:
+    """Why a run cannot start on the landing folder, or None. A complete extract (its manifest,
+    every listed file and row count) runs; in demo mode (POWERSEG_SOURCE=simulator) an empty
+    landing folder, or one the simulator left unfinished, gets a demo extract. Nothing else is
+    run or touched."""
+    from powerseg.landing import extract_status
+    from simulator import demo_refused
+
+    status = extract_status(settings.raw_dir)
+    if status.complete:
+        return None
+    if settings.source == "simulator" and status.manifest is None:
+        refused = demo_refused(settings.raw_dir)
+        if refused is None:
+            return None
+        return f"{status.report()}\nThe demo is not simulated here: {refused}"
+    return status.report()
+
+
+def output_counts(settings: Settings) -> list[tuple[str, str, int]]:
+    """(schema, table, rows) of every output-side table in the warehouse (none without one)."""
     import duckdb
 
+    if not settings.warehouse_path.exists():
+        return []
+    counts = []
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        rows = con.execute(
+            """
+            select table_schema, table_name from information_schema.tables
+            where table_schema in ('marts', 'scores', 'outputs', 'quarantine')
+            order by table_schema, table_name
+            """
+        ).fetchall()
+        for schema, table in rows:
+            count = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+            counts.append((schema, table, count))
+    return counts
+
+
+def summary(settings: Settings, counts: list[tuple[str, str, int]] | None = None) -> str:
     lines = [f"data folder: {settings.data_dir}", f"warehouse:   {settings.warehouse_path}"]
-    if settings.warehouse_path.exists():
-        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
-            rows = con.execute(
-                """
-                select table_schema, table_name from information_schema.tables
-                where table_schema in ('marts', 'scores', 'outputs', 'quarantine')
-                order by table_schema, table_name
-                """
-            ).fetchall()
-            for schema, table in rows:
-                count = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
-                lines.append(f"  {schema}.{table:<40} {count:>12,} rows")
+    for schema, table, count in output_counts(settings) if counts is None else counts:
+        lines.append(f"  {schema}.{table:<40} {count:>12,} rows")
     lines += _newest_outputs(settings)
     lines += [
         f"MLflow store: {settings.mlflow_tracking_uri}",
@@ -578,7 +641,23 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    print(summary(_settings(args.data_dir)))
+    settings = _settings(args.data_dir)
+    if not settings.warehouse_path.exists():
+        print(
+            f"error: no warehouse in {settings.data_dir} ({settings.warehouse_path} does not "
+            "exist): nothing has run for this data folder yet; run `powerseg run` first",
+            file=sys.stderr,
+        )
+        return 1
+    counts = output_counts(settings)
+    print(summary(settings, counts))
+    if not counts:
+        print(
+            f"error: the warehouse {settings.warehouse_path} holds no output tables yet; "
+            "run `powerseg run` first",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
@@ -641,7 +720,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--source",
         choices=["simulator", "landing"],
-        help="who produces the extract (default $POWERSEG_SOURCE)",
+        help="who produces the extract (default $POWERSEG_SOURCE, else landing)",
+    )
+    run.add_argument(
+        "--demo",
+        action="store_true",
+        help="demo mode (--source simulator): when the landing folder is empty, simulate the "
+        "demo extract into it first; a folder with any file in it is never touched",
     )
     run.add_argument(
         "--wait-for-lock",
@@ -684,7 +769,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="show Dagster's events, dbt's output and library warnings (default: one line per "
         "step; the rest goes to <data>/logs/run-<run id>.log)",
     )
-    backfill.set_defaults(func=cmd_run, as_of=None)
+    backfill.set_defaults(func=cmd_run, as_of=None, demo=False)
+
+    man = sub.add_parser(
+        "manifest",
+        help="write _manifest.json for a landing folder whose producer writes none",
+        description="Write DIR/_manifest.json listing every <table>/*.parquet file in DIR with "
+        "its row count, and the extract window derived from bills and meter reads. Run it once "
+        "every file of the delivery is in place.",
+    )
+    man.add_argument("dir", metavar="DIR", help="the landing folder (holding <table>/ folders)")
+    man.add_argument("--force", action="store_true", help="replace an existing manifest")
+    man.add_argument("--extract-start", type=_date, metavar="YYYY-MM-DD", help="first day covered")
+    man.add_argument(
+        "--extract-end",
+        type=_date,
+        metavar="YYYY-MM-DD",
+        help="last day covered (default: derived from the data)",
+    )
+    man.set_defaults(func=cmd_manifest)
 
     prep = sub.add_parser("prepare", help="create the local Dagster instance and parse dbt")
     prep.add_argument("--data-dir")
@@ -696,8 +799,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def missing_data_dir(args: argparse.Namespace) -> str | None:
+    """A `--data-dir` that does not exist is a mistake (a typo, a missing mount), never a new
+    folder to fill: only `simulate --out` and a `run --demo` create one."""
+    data_dir = getattr(args, "data_dir", None)
+    if not data_dir or getattr(args, "demo", False) or Path(data_dir).is_dir():
+        return None
+    path = Path(data_dir).resolve()
+    what = "is not a folder" if path.exists() else "does not exist"
+    return (
+        f"--data-dir {path} {what}; give an existing data folder (or create it, or write a demo "
+        "extract into it with `powerseg simulate --out DIR`)"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    problem = missing_data_dir(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     return args.func(args)
 
 

@@ -124,8 +124,13 @@ def render_contract_md() -> str:
         "file is in place (write it under a temporary name and rename it, so it never appears "
         "half-written). An extract is complete when the manifest is there, lists every contract "
         "table, and every file it lists is present with, in total per table, the row count it "
-        "states. The landing sensor launches a run only for a complete extract, once per "
-        "extract id.",
+        "states. The manifest is the truth at every entry point (`powerseg run`, the landing "
+        "sensor, materialising `raw` in the UI): only the files it lists are loaded, a table "
+        "whose rows differ from its count stops the load naming the table, the expected and the "
+        "found rows, and other Parquet files in a table folder are ignored and reported. The "
+        "landing sensor launches a run only for a complete extract, once per extract id. A "
+        "folder without a manifest is never loaded and never touched; for a producer that writes "
+        "none, `powerseg manifest <landing>` writes one for the files in place.",
         "",
         "```json",
         "{",
@@ -149,6 +154,8 @@ def render_contract_md() -> str:
         "`<table>/*.parquet` |",
         "| `extract_id` | no | the delivery's identity; default: a hash of the manifest's content, "
         "so a re-delivery with other files or counts is a new extract |",
+        "| `producer` | no | who wrote the manifest: `simulator` for a simulated extract, "
+        "`powerseg manifest` for one written by that command |",
         "| `seed`, `customers` | simulator only | marks a simulated extract (fixed historical "
         "dates: freshness is measured against its own end) |",
         "",

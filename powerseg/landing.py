@@ -1,7 +1,9 @@
 """Loads a landing folder of raw Parquet extracts into the warehouse's `raw` schema.
 
-Enforces the table-level contract (every table present, every required column present) with
-errors that name the table and column; row-level problems are left to staging's quarantine.
+The manifest is the truth: only the files it lists are loaded, their rows must add up to its
+counts, and anything else in a table folder is reported and ignored. The table-level contract
+(every table present, every required column present) fails with errors that name the table and
+column; row-level problems are left to staging's quarantine.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import difflib
 import hashlib
 import json
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -25,6 +28,8 @@ RAW_SCHEMA = "raw"
 # Lineage columns the loader adds to every raw table, so a quarantined row can be traced back.
 SOURCE_FILE_COLUMN = "_source_file"
 SOURCE_ROW_COLUMN = "_source_row"
+# How a producer that writes no manifest finishes its delivery.
+MANIFEST_COMMAND = "powerseg manifest"
 
 
 class LandingError(ValueError):
@@ -37,6 +42,8 @@ class LoadedTable:
     rows: int
     files: int
     ignored_columns: tuple[str, ...]
+    # Parquet files in the table's folder that the manifest does not list: reported, not loaded.
+    unlisted_files: tuple[str, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -52,9 +59,12 @@ def read_manifest(raw_dir: Path) -> dict | None:
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text())
+        manifest = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise LandingError(f"manifest {path} is not valid JSON: {exc}") from exc
+    if not isinstance(manifest, dict):
+        raise LandingError(f"manifest {path} is not a JSON object")
+    return manifest
 
 
 def manifest_extract_id(manifest: dict) -> str:
@@ -67,6 +77,73 @@ def manifest_extract_id(manifest: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+def listed_files(raw_dir: Path, manifest: dict, table: str) -> list[Path]:
+    """The files of `table` the manifest lists; a table entry without `files` means every
+    `<table>/*.parquet` (the contract's default)."""
+    entry = (manifest.get("tables") or {}).get(table)
+    listed = entry.get("files") if isinstance(entry, dict) else None
+    if listed:
+        return [Path(raw_dir) / f for f in listed]
+    return table_files(raw_dir, table)
+
+
+@dataclass(frozen=True)
+class FolderContents:
+    """What a landing folder holds, whatever its state: files per contract table, contract tables
+    with no file, and anything else (other folders, loose files)."""
+
+    raw_dir: Path
+    tables: Mapping[str, tuple[str, ...]]  # table -> its Parquet files, relative to raw_dir
+    missing_tables: tuple[str, ...]
+    other: tuple[str, ...]
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.tables and not self.other
+
+    def lines(self) -> list[str]:
+        """Human-readable lines: what is there and what is missing."""
+        out = []
+        if self.tables:
+            present = []
+            for table, files in self.tables.items():
+                more = f", ... ({len(files)} files)" if len(files) > 3 else ""
+                shown = ", ".join(files[:3]) + more
+                present.append(f"{table} ({shown})")
+            out.append("table files present: " + "; ".join(present))
+        if self.missing_tables:
+            out.append("contract tables with no file: " + ", ".join(self.missing_tables))
+        if self.other:
+            shown = ", ".join(self.other[:10]) + (" ..." if len(self.other) > 10 else "")
+            out.append(f"other entries: {shown}")
+        return out
+
+
+def folder_contents(raw_dir: Path | str) -> FolderContents:
+    raw_dir = Path(raw_dir)
+    if not raw_dir.is_dir():
+        return FolderContents(raw_dir, {}, TABLE_NAMES, ())
+    tables = {}
+    for table in TABLE_NAMES:
+        files = table_files(raw_dir, table)
+        if files:
+            tables[table] = tuple(str(f.relative_to(raw_dir)) for f in files)
+    other = []
+    for entry in sorted(raw_dir.iterdir()):
+        if entry.name == MANIFEST_FILE:
+            continue
+        if entry.is_dir() and entry.name in TABLES:
+            other += [
+                str(f.relative_to(raw_dir))
+                for f in sorted(entry.iterdir())
+                if f.suffix != ".parquet" or not f.is_file()
+            ]
+        else:
+            other.append(entry.name + ("/" if entry.is_dir() else ""))
+    missing = tuple(t for t in TABLE_NAMES if t not in tables)
+    return FolderContents(raw_dir, tables, missing, tuple(other))
+
+
 @dataclass(frozen=True)
 class ExtractStatus:
     """Whether a landing folder holds a complete extract, and if not, why not."""
@@ -74,6 +151,10 @@ class ExtractStatus:
     raw_dir: Path
     manifest: dict | None
     problems: tuple[str, ...] = field(default=())
+    # table -> Parquet files in its folder the manifest does not list (ignored by the loader)
+    unlisted: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # what to do about the problems, when there is something to say
+    hint: str | None = None
 
     @property
     def complete(self) -> bool:
@@ -103,7 +184,32 @@ class ExtractStatus:
                 f"complete extract {self.extract_id} in {self.raw_dir} "
                 f"({self.manifest.get('extract_start')} .. {self.manifest.get('extract_end')})"
             )
-        return f"incomplete extract in {self.raw_dir}: " + "; ".join(self.problems)
+        text = f"incomplete extract in {self.raw_dir}: " + "; ".join(self.problems)
+        return f"{text}. {self.hint}" if self.hint else text
+
+    def report(self) -> str:
+        """`describe()` over several lines, for the command line."""
+        if self.complete:
+            return self.describe()
+        lines = [f"no complete extract in the landing folder {self.raw_dir}:"]
+        lines += [f"  - {p}" for p in self.problems]
+        if self.hint:
+            lines.append(self.hint)
+        return "\n".join(lines)
+
+    def unlisted_lines(self) -> list[str]:
+        return [
+            f"raw.{table}: {len(files)} file(s) not listed in {MANIFEST_FILE} ignored: "
+            + ", ".join(files)
+            for table, files in self.unlisted.items()
+        ]
+
+
+def _shown(path: Path, raw_dir: Path) -> str:
+    try:
+        return str(path.relative_to(raw_dir))
+    except ValueError:
+        return str(path)
 
 
 def _as_date(value) -> date | None:
@@ -113,33 +219,64 @@ def _as_date(value) -> date | None:
         return None
 
 
-def extract_status(raw_dir: Path | str) -> ExtractStatus:
+def _no_manifest_status(raw_dir: Path) -> ExtractStatus:
+    demo = (
+        "Deliver an extract there (POWERSEG_RAW_DIR moves the landing folder), or for the demo "
+        "run `powerseg run --demo` (or `powerseg simulate --out DATA` first)"
+    )
+    if not raw_dir.is_dir():
+        return ExtractStatus(
+            raw_dir, None, (f"the landing folder {raw_dir} does not exist",), hint=demo
+        )
+    contents = folder_contents(raw_dir)
+    problems = [f"no {MANIFEST_FILE} yet (the producer writes it last)", *contents.lines()]
+    if contents.is_empty:
+        problems[1:] = ["the folder is empty"]
+        hint = demo
+    else:
+        hint = (
+            f"Nothing was loaded and nothing in {raw_dir} was changed. To finish the delivery: "
+            f"let the producer write {MANIFEST_FILE} once every table has landed, or, for a "
+            f"producer that writes none, run `{MANIFEST_COMMAND} {raw_dir}` when all files are "
+            "in place"
+        )
+    return ExtractStatus(raw_dir, None, tuple(problems), hint=hint)
+
+
+def extract_status(raw_dir: Path | str, tables: Iterable[str] = TABLE_NAMES) -> ExtractStatus:
     """Check a landing folder against its manifest: every contract table listed, every listed file
-    present and readable, and the rows in those files equal to the manifest's counts. Only Parquet
-    footers are read, so this is cheap enough for a sensor polling a big extract."""
+    present and readable, and the rows in those files equal to the manifest's counts; files the
+    manifest does not list are collected in `unlisted`. Only Parquet footers are read, so this is
+    cheap enough for a sensor polling a big extract. `tables` limits the per-table checks."""
     raw_dir = Path(raw_dir)
     try:
         manifest = read_manifest(raw_dir)
     except LandingError as exc:
         return ExtractStatus(raw_dir, None, (str(exc),))
     if manifest is None:
-        return ExtractStatus(
-            raw_dir, None, (f"no {MANIFEST_FILE} yet (the producer writes it last)",)
-        )
+        return _no_manifest_status(raw_dir)
     problems: list[str] = []
     if _as_date(manifest.get("extract_end")) is None:
         problems.append(f"{MANIFEST_FILE} has no valid extract_end (YYYY-MM-DD)")
-    tables = manifest.get("tables")
-    if not isinstance(tables, dict):
+    listed_tables = manifest.get("tables")
+    if not isinstance(listed_tables, dict):
         return ExtractStatus(raw_dir, manifest, (*problems, f"{MANIFEST_FILE} lists no tables"))
-    unlisted = [t for t in TABLE_NAMES if t not in tables]
-    if unlisted:
-        problems.append(f"tables not in the manifest: {', '.join(unlisted)}")
-    for table, entry in tables.items():
-        entry = entry if isinstance(entry, dict) else {}
-        listed = entry.get("files")
-        files = [raw_dir / f for f in listed] if listed else table_files(raw_dir, table)
-        missing = [str(f.relative_to(raw_dir)) for f in files if not f.is_file()]
+    tables = tuple(tables)
+    unlisted_tables = [t for t in tables if t not in listed_tables]
+    if unlisted_tables:
+        problems.append(f"tables not in the manifest: {', '.join(unlisted_tables)}")
+    unlisted: dict[str, tuple[str, ...]] = {}
+    for table in tables:
+        if table not in listed_tables:
+            continue
+        entry = listed_tables[table] if isinstance(listed_tables[table], dict) else {}
+        files = listed_files(raw_dir, manifest, table)
+        listed = {f.resolve() for f in files}
+        stray = [f for f in table_files(raw_dir, table) if f.resolve() not in listed]
+        if stray:
+            unlisted[table] = tuple(str(f.relative_to(raw_dir)) for f in stray)
+        # listed paths may point outside the folder (absolute, ../): show them as listed
+        missing = [_shown(f, raw_dir) for f in files if not f.is_file()]
         if missing:
             problems.append(f"{table}: files listed in the manifest are missing: {missing[:5]}")
             continue
@@ -152,11 +289,15 @@ def extract_status(raw_dir: Path | str) -> ExtractStatus:
             problems.append(f"{table}: a file is unreadable (still being written?): {exc}")
             continue
         expected = entry.get("rows")
-        if not isinstance(expected, int):
+        if not isinstance(expected, int) or isinstance(expected, bool):
             problems.append(f"{table}: the manifest gives no row count (tables.{table}.rows)")
         elif expected != rows:
-            problems.append(f"{table}: manifest says {expected:,} rows, files hold {rows:,}")
-    return ExtractStatus(raw_dir, manifest, tuple(problems))
+            problems.append(row_count_problem(table, expected, rows))
+    return ExtractStatus(raw_dir, manifest, tuple(problems), unlisted)
+
+
+def row_count_problem(table: str, expected: int, found: int) -> str:
+    return f"{table}: manifest says {expected:,} rows, files hold {found:,}"
 
 
 def _parquet_scan(files: list[Path]) -> str:
@@ -166,15 +307,9 @@ def _parquet_scan(files: list[Path]) -> str:
     )
 
 
-def inspect_table(
-    con: duckdb.DuckDBPyConnection, raw_dir: Path, table: str
-) -> tuple[list[Path], list[str]]:
-    """Return the table's files and column names, or raise LandingError naming what is missing."""
-    files = table_files(raw_dir, table)
-    if not files:
-        raise LandingError(
-            f"raw table '{table}' is missing: no Parquet files under {Path(raw_dir) / table}/"
-        )
+def inspect_table(con: duckdb.DuckDBPyConnection, files: list[Path], table: str) -> list[str]:
+    """Return the column names of the table's files, or raise LandingError naming what is
+    missing."""
     try:
         described = con.execute(f"DESCRIBE SELECT * FROM {_parquet_scan(files)}").fetchall()
     except duckdb.Error as exc:
@@ -192,7 +327,7 @@ def inspect_table(
             f"raw table '{table}' is missing required column(s) {', '.join(missing)}{hint}; "
             f"found: {', '.join(columns)}"
         )
-    return files, columns
+    return columns
 
 
 def load_landing(
@@ -200,15 +335,27 @@ def load_landing(
     con: duckdb.DuckDBPyConnection,
     tables: tuple[str, ...] = TABLE_NAMES,
 ) -> dict[str, LoadedTable]:
-    """Replace `raw.<table>` for each table from the landing folder, all or nothing.
+    """Replace `raw.<table>` for each table with exactly the files the manifest lists, all or
+    nothing.
 
-    Every table is checked before anything is written, and the writes happen in one transaction,
-    so a broken extract leaves the previously loaded raw tables exactly as they were.
+    The folder is checked against its manifest first (`extract_status`, the sensor's check), then
+    every table's columns, before anything is written; the writes happen in one transaction and
+    each table's loaded rows are compared with the manifest's count, so a broken or changed
+    extract leaves the previously loaded raw tables exactly as they were.
     """
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
         raise LandingError(f"landing folder {raw_dir} does not exist")
-    plans = {t: inspect_table(con, raw_dir, t) for t in tables}
+    status = extract_status(raw_dir, tables)
+    if not status.complete:
+        raise LandingError(status.describe())
+    manifest = status.manifest
+    plans = {}
+    for table in tables:
+        files = listed_files(raw_dir, manifest, table)
+        plans[table] = (files, inspect_table(con, files, table))
+    for line in status.unlisted_lines():
+        log.warning(line)
 
     loaded: dict[str, LoadedTable] = {}
     root = str(raw_dir.resolve()).replace("'", "''") + "/"
@@ -229,7 +376,14 @@ def load_landing(
                 """
             )
             rows = con.execute(f"SELECT count(*) FROM {RAW_SCHEMA}.{table}").fetchone()[0]
-            loaded[table] = LoadedTable(table, rows, len(files), ignored)
+            expected = manifest["tables"][table]["rows"]
+            if rows != expected:  # a file replaced between the check and the load
+                raise LandingError(
+                    f"raw table '{table}' does not match the manifest: "
+                    + row_count_problem(table, expected, rows)
+                )
+            unlisted = status.unlisted.get(table, ())
+            loaded[table] = LoadedTable(table, rows, len(files), ignored, unlisted)
             if rows == 0:
                 log.warning("raw table '%s' is present but empty", table)
         con.execute("COMMIT")

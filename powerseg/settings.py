@@ -43,9 +43,9 @@ class Settings:
     dagster_home: Path
     exports_dir: Path
     reports_dir: Path
-    source: (
-        str  # "simulator": demo extract made on demand; "landing": files delivered by the utility
-    )
+    # "landing" (default): files delivered by the utility, never touched; "simulator": demo
+    # mode, an empty landing folder gets a simulated demo extract (`powerseg run --demo`).
+    source: str
     # Dagster's run, event-log and schedule storage in PostgreSQL instead of SQLite files under
     # DAGSTER_HOME (POWERSEG_DAGSTER_PG_URL, e.g. postgresql://user:pw@host:5432/dagster).
     dagster_pg_url: str | None = None
@@ -72,9 +72,7 @@ class Settings:
             dagster_home=Path(env.get("DAGSTER_HOME", data_dir / "dagster")).resolve(),
             exports_dir=data_dir / "exports",
             reports_dir=data_dir / "reports",
-            source=env.get(
-                "POWERSEG_SOURCE", "simulator" if powerseg_env == "local" else "landing"
-            ),
+            source=env.get("POWERSEG_SOURCE", "landing"),
             dagster_pg_url=env.get("POWERSEG_DAGSTER_PG_URL") or None,
         )
 

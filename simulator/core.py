@@ -36,7 +36,15 @@ from .consumption import ReadGenerator
 from .customers import build_customers, customers_columns, truth_columns
 from .defects import DEFECTS_JSON, DEFECTS_PARQUET, DefectInjector, DefectPlan
 from .grid import build_grid, build_outages, exposures
-from .landing import Coded, LandingWriter, build_table, contract_table, format_ids, write_parquet
+from .landing import (
+    Coded,
+    LandingWriter,
+    build_table,
+    contract_table,
+    format_ids,
+    require_simulator_folder,
+    write_parquet,
+)
 from .service import build_interactions, build_surveys, build_work_orders
 from .theft import simulate_theft
 
@@ -245,9 +253,14 @@ def simulate(
     the hidden traits go to truth/customer_traits.parquet; raw/_manifest.json is written last.
     With `defects`, the extract is corrupted as planned (simulator/defects.py) and what was
     injected goes to truth/defects.json and truth/defects.parquet.
+
+    Writes only into folders that are empty or that the simulator wrote (ForeignFolderError
+    otherwise, before anything is touched); in its own folders it replaces only its own files.
     """
     out = Path(out_dir)
     sim = Simulation(customers=customers, months=months, seed=seed, end_month=end_month)
+    for folder in (out / "raw", out / "truth"):
+        require_simulator_folder(folder, out / "raw")
     writer = LandingWriter(out / "raw")
     for stale in (DEFECTS_JSON, DEFECTS_PARQUET):
         (out / stale).unlink(missing_ok=True)

@@ -1,6 +1,7 @@
 """Turns simulated columns into Arrow tables typed by the source contract and lands them as Parquet.
 
-Writes are deterministic (fixed options, no timestamps), and the manifest is written last.
+Writes are deterministic (fixed options, no timestamps), the manifest is written last, and only
+into a folder that is empty or was written by the simulator.
 """
 
 from __future__ import annotations
@@ -109,34 +110,139 @@ def write_parquet(data: pa.Table, path: Path) -> None:
     pq.write_table(data, path, **PARQUET_OPTIONS)
 
 
+# Written first into every landing folder the simulator fills, with the files it has written so
+# far: the simulator only ever writes into an empty folder or one that holds this marker, and only
+# deletes the files the marker lists.
+SIMULATOR_MARKER = ".powerseg-simulator.json"
+PRODUCER = "simulator"
+
+
+class ForeignFolderError(RuntimeError):
+    """The target folder holds files the simulator did not write; nothing was touched."""
+
+
+def is_simulated(raw_dir: Path) -> bool:
+    """True when the simulator wrote this landing folder (its marker, or its manifest)."""
+    raw_dir = Path(raw_dir)
+    if (raw_dir / SIMULATOR_MARKER).is_file():
+        return True
+    try:
+        manifest = json.loads((raw_dir / MANIFEST_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("producer") == PRODUCER
+
+
+def folder_listing(folder: Path, limit: int = 10) -> str:
+    entries = sorted(
+        str(p.relative_to(folder)) + ("/" if p.is_dir() else "") for p in folder.rglob("*")
+    )
+    shown = ", ".join(entries[:limit])
+    return shown + (f" ... ({len(entries)} entries)" if len(entries) > limit else "")
+
+
+def require_simulator_folder(folder: Path, raw_dir: Path) -> None:
+    """Raise ForeignFolderError unless `folder` is absent, empty, or belongs to the simulated
+    extract in `raw_dir`."""
+    folder = Path(folder)
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise ForeignFolderError(f"{folder} exists and is not a folder")
+    if not any(folder.iterdir()) or is_simulated(raw_dir):
+        return
+    raise ForeignFolderError(
+        f"{folder} already holds files the simulator did not write ({folder_listing(folder)}); "
+        "refusing to touch them. Simulate into an empty or new folder (e.g. --out elsewhere), "
+        "or move those files away yourself"
+    )
+
+
+def simulation_refused(out_dir: Path) -> str | None:
+    """Why `simulate(out_dir)` would refuse to write there, or None when it may (its raw/ and
+    truth/ are absent, empty or the simulator's, and raw/ holds no complete foreign extract)."""
+    out = Path(out_dir)
+    try:
+        for folder in (out / "raw", out / "truth"):
+            require_simulator_folder(folder, out / "raw")
+    except ForeignFolderError as exc:
+        return str(exc)
+    return None
+
+
+def demo_refused(raw_dir: Path) -> str | None:
+    """Why the demo extract cannot be simulated into the landing folder `raw_dir`, or None when
+    it can: the folder must be <data>/raw, and it and <data>/truth empty or the simulator's."""
+    raw_dir = Path(raw_dir)
+    if raw_dir.name != "raw":
+        return f"the simulator writes <data>/raw/, and {raw_dir} is not named 'raw'"
+    return simulation_refused(raw_dir.parent)
+
+
+def _written_before(raw_dir: Path) -> list[str]:
+    """Files (relative to raw_dir) an earlier simulation wrote: its marker's, else its
+    manifest's."""
+    try:
+        marker = json.loads((raw_dir / SIMULATOR_MARKER).read_text())
+        return [str(f) for f in marker.get("files", [])]
+    except (OSError, ValueError):
+        pass
+    try:
+        manifest = json.loads((raw_dir / MANIFEST_FILE).read_text())
+    except (OSError, ValueError):
+        return []
+    return [f for t in manifest.get("tables", {}).values() for f in t.get("files", [])]
+
+
 class LandingWriter:
-    """Writes table parts under raw/<table>/ and, once every table is there, the manifest."""
+    """Writes table parts under raw/<table>/ and, once every table is there, the manifest.
+
+    Refuses a folder that holds anything it did not write; in its own folder it replaces exactly
+    the files the previous simulation wrote (a rerun with fewer months leaves no stale month
+    files) and leaves anything else alone.
+    """
 
     def __init__(self, raw_dir: Path):
         self.raw_dir = Path(raw_dir)
+        require_simulator_folder(self.raw_dir, self.raw_dir)
         self.raw_dir.mkdir(parents=True, exist_ok=True)
-        # Until the new manifest exists the folder is visibly incomplete.
-        (self.raw_dir / MANIFEST_FILE).unlink(missing_ok=True)
+        previous = _written_before(self.raw_dir)
         self.tables: dict[str, dict[str, Any]] = {}
+        self.files: list[str] = []
+        # Until the new manifest exists the folder is visibly incomplete.
+        self._mark(pending=previous)
+        (self.raw_dir / MANIFEST_FILE).unlink(missing_ok=True)
+        for name in previous:
+            path = self.raw_dir / name
+            if path.suffix == ".parquet" and path.parent.name in TABLES:
+                path.unlink(missing_ok=True)
+        self._mark()
+
+    def _mark(self, pending: list[str] = ()) -> None:
+        marker = {"producer": PRODUCER, "files": sorted({*pending, *self.files})}
+        tmp = self.raw_dir / (SIMULATOR_MARKER + ".tmp")
+        tmp.write_text(json.dumps(marker, indent=1) + "\n")
+        tmp.replace(self.raw_dir / SIMULATOR_MARKER)
 
     def write(self, table: str, part: str, data: pa.Table) -> None:
         if table not in TABLES:
             raise KeyError(f"{table!r} is not a contract table")
-        folder = self.raw_dir / table
         if table not in self.tables:
-            # A rerun with fewer months must not leave stale month files behind.
-            for old in sorted(folder.glob("*.parquet")):
-                old.unlink()
             self.tables[table] = {"rows": 0, "files": []}
-        write_parquet(data, folder / f"{part}.parquet")
+        name = f"{table}/{part}.parquet"
+        # Recorded before the write, so an interrupted run still knows the file is its own.
+        self.files.append(name)
+        self._mark()
+        write_parquet(data, self.raw_dir / name)
         self.tables[table]["rows"] += data.num_rows
-        self.tables[table]["files"].append(f"{table}/{part}.parquet")
+        self.tables[table]["files"].append(name)
 
     def finish(self, extract_start: int, extract_end: int, seed: int, customers: int) -> dict:
         missing = [t for t in TABLE_NAMES if t not in self.tables]
         if missing:
             raise RuntimeError(f"tables never written: {missing}")
         manifest = {
+            "producer": PRODUCER,
             "extract_start": str(np.datetime64(extract_start, "D")),
             "extract_end": str(np.datetime64(extract_end, "D")),
             "seed": seed,

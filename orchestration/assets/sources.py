@@ -1,5 +1,5 @@
-"""Source assets: the landing extract (simulated in the demo, delivered in production) and the raw
-tables loaded from it into the warehouse, with the table-level contract enforced on the way in.
+"""Source assets: the landing extract (delivered by the utility, or simulated on demand in the demo)
+and the raw tables loaded from it into the warehouse, exactly as its manifest lists them.
 """
 
 from pathlib import Path
@@ -8,7 +8,13 @@ import dagster as dg
 
 from orchestration.resources import LandingResource, WarehouseResource
 from powerseg.contract import TABLES
-from powerseg.landing import load_landing, manifest_extract_id, read_manifest
+from powerseg.landing import (
+    LandingError,
+    extract_status,
+    load_landing,
+    manifest_extract_id,
+    read_manifest,
+)
 
 OWNER = "team:data-engineering"
 WAREHOUSE_POOL = "warehouse"
@@ -25,33 +31,31 @@ def raw_asset_key(table: str) -> dg.AssetKey:
     owners=[OWNER],
     description=(
         "The source-system extract in the landing folder: one Parquet folder per contract table "
-        "and a manifest marking it complete. With POWERSEG_SOURCE=simulator a demo extract is "
-        "simulated when the folder holds none; with POWERSEG_SOURCE=landing the utility "
-        "delivers it."
+        "and a manifest, written last, marking it complete. A folder without a manifest stops "
+        "the run with what is there and what is missing, and is never touched. In demo mode "
+        "(POWERSEG_SOURCE=simulator, `powerseg run --demo`) an empty landing folder gets a "
+        "simulated demo extract first."
     ),
 )
 def landing_extract(
     context: dg.AssetExecutionContext, landing: LandingResource
 ) -> dg.MaterializeResult:
     raw_dir = Path(landing.raw_dir)
-    manifest = read_manifest(raw_dir)
+    try:
+        manifest = read_manifest(raw_dir)
+    except LandingError as exc:
+        raise dg.Failure(description=str(exc)) from exc
     produced = False
     if manifest is None:
-        if landing.source != "simulator":
-            raise dg.Failure(
-                description=(
-                    f"no complete extract in the landing folder {raw_dir}: the manifest "
-                    "_manifest.json is missing (it is written last, once every table has landed)"
-                )
-            )
-        if raw_dir.name != "raw":
-            raise dg.Failure(
-                description=f"the simulator writes <data>/raw/; {raw_dir} is not named 'raw'"
-            )
-        from simulator import simulate
+        from simulator import demo_refused, simulate
 
+        demo = landing.source == "simulator"
+        refused = demo_refused(raw_dir) if demo else "not in demo mode"
+        if refused is not None:
+            why = f". The demo is not simulated here: {refused}" if demo else ""
+            raise dg.Failure(description=extract_status(raw_dir).describe() + why)
         context.log.info(
-            "no extract in %s: simulating %d customers x %d months (seed %d)",
+            "demo mode, empty landing folder %s: simulating %d customers x %d months (seed %d)",
             raw_dir,
             landing.sim_customers,
             landing.sim_months,
@@ -77,6 +81,7 @@ def landing_extract(
             "dagster/row_count": sum(rows.values()),
             "landing_folder": dg.MetadataValue.path(str(raw_dir)),
             "source": landing.source,
+            "producer": str(manifest.get("producer", "unknown")),
             "simulated_now": produced,
             "extract_start": manifest.get("extract_start"),
             "extract_end": manifest.get("extract_end"),
@@ -111,12 +116,21 @@ def raw_tables(
     for table, result in loaded.items():
         if result.is_empty:
             context.log.warning("raw table '%s' is present but empty", table)
+        if result.unlisted_files:
+            context.log.warning(
+                "raw table '%s': %d file(s) not listed in the manifest ignored: %s",
+                table,
+                len(result.unlisted_files),
+                ", ".join(result.unlisted_files),
+            )
         yield dg.MaterializeResult(
             asset_key=raw_asset_key(table),
             metadata={
                 "dagster/row_count": result.rows,
                 "files": result.files,
                 "ignored_columns": ", ".join(result.ignored_columns) or "none",
+                # Files in the table's folder the manifest does not list: not loaded.
+                "unlisted_files": dg.MetadataValue.json(list(result.unlisted_files)),
                 "empty": result.is_empty,
             },
         )

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from powerseg.contract import TABLE_NAMES
+from powerseg.manifest import write_manifest
 
 REPO = Path(__file__).resolve().parents[2]
 DBT_DIR = REPO / "dbt_project"
@@ -154,6 +155,9 @@ def planted_extract(tmp_path_factory) -> tuple[Path, dict]:
     data_dir = tmp_path_factory.mktemp("dbt_extract")
     simulate(data_dir, customers=CUSTOMERS, months=MONTHS, seed=SEED, progress=False)
     planted = plant_bad_rows(data_dir / "raw")
+    # The planted files are part of the delivery: its manifest lists them (the loader reads only
+    # what the manifest lists).
+    write_manifest(data_dir / "raw", force=True)
     return data_dir / "raw", planted
 
 
@@ -176,4 +180,5 @@ def billing_only_build(planted_extract, tmp_path_factory) -> Build:
             if table not in BILLING_TABLES:
                 data = data.slice(0, 0)
             pq.write_table(data, billing_raw / table / source.name)
+    write_manifest(billing_raw)
     return build(billing_raw, work)

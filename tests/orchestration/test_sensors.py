@@ -124,6 +124,31 @@ def test_no_manifest_means_no_run(raw_dir, instance):
     assert cursor is None
 
 
+def test_files_without_a_manifest_are_listed_in_the_skip_reason(raw_dir, instance):
+    (raw_dir / MANIFEST_FILE).unlink()
+    for f in (raw_dir / "outages").glob("*.parquet"):
+        f.unlink()
+
+    result, _ = evaluate(raw_dir, instance)
+
+    assert isinstance(result, dg.SkipReason)
+    assert "table files present: customers (customers/customers.parquet)" in result.skip_message
+    assert "contract tables with no file: outages" in result.skip_message
+    assert f"run `powerseg manifest {raw_dir}`" in result.skip_message
+
+
+def test_a_stray_file_does_not_stop_a_complete_extract(raw_dir, instance):
+    stray = raw_dir / "payments" / "payments_resend_old.parquet"
+    shutil.copy(next((raw_dir / "payments").glob("*.parquet")), stray)
+
+    result, _ = evaluate(raw_dir, instance)
+
+    assert isinstance(result, dg.RunRequest)  # the loader ignores it and reports it
+    assert extract_status(raw_dir).unlisted == {
+        "payments": ("payments/payments_resend_old.parquet",)
+    }
+
+
 def test_manifest_listing_a_missing_file_means_no_run(raw_dir, instance):
     listed = manifest(raw_dir)["tables"]["meter_reads_daily"]["files"][-1]
     (raw_dir / listed).unlink()

@@ -11,7 +11,9 @@ import time
 
 import pytest
 
+from powerseg.manifest import write_manifest
 from powerseg.runlock import WarehouseLockedError, lock_path_for, warehouse_run_lock
+from tests.quality.conftest import write_clean_extract
 
 HOLD = """
 import sys, time
@@ -68,9 +70,13 @@ def test_a_waiting_run_queues_behind_the_holder(tmp_path):
 
 def test_cli_run_refuses_while_another_run_holds_the_warehouse(tmp_path):
     data = tmp_path / "data"
+    landing = tmp_path / "landing"  # a complete delivery: the run gets as far as the lock
+    write_clean_extract(landing)
+    write_manifest(landing)
     holder = hold_lock(data / "warehouse.duckdb", 60)
     try:
         env = dict(os.environ, POWERSEG_DATA_DIR=str(data), DAGSTER_HOME=str(data / "dagster"))
+        env["POWERSEG_RAW_DIR"] = str(landing)
         env.pop("POWERSEG_WAREHOUSE", None)
         refused = subprocess.run(
             [sys.executable, "-m", "powerseg.cli", "run", "--source", "landing"]

@@ -16,6 +16,7 @@ import pytest
 
 from powerseg.contract import TABLES, Column, Table
 from powerseg.landing import load_landing
+from powerseg.manifest import write_manifest
 
 EXTRACT_END = dt.date(2026, 10, 31)
 CUSTOMERS = 200
@@ -78,6 +79,7 @@ def write_clean_extract(raw_dir: Path) -> None:
 def clean_warehouse(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("quality")
     write_clean_extract(root / "raw")
+    write_manifest(root / "raw")
     path = root / "clean.duckdb"
     with duckdb.connect(str(path)) as con:
         load_landing(root / "raw", con)

@@ -28,7 +28,7 @@ def test_same_seed_gives_identical_bytes(tmp_path):
     simulate(tmp_path / "a", seed=5, **SMALL)
     simulate(tmp_path / "b", seed=5, **SMALL)
     a, b = digests(tmp_path / "a"), digests(tmp_path / "b")
-    assert len(a) == 11 + 2 + 1 + 1  # tables, two more read months, truth, manifest
+    assert len(a) == 11 + 2 + 1 + 1 + 1  # tables, two more read months, truth, manifest, marker
     assert a == b
 
 
