@@ -43,6 +43,9 @@ class TrainingConfig:
     seed: int = RANDOM_SEED
     # fct_outcomes looks this many months past the as-of month (the dbt var outcome_months)
     outcome_months: int = 3
+    # Below these a supervised factor is skipped for the month (too few labels), not failed.
+    min_training_rows: int = 8
+    min_positives_per_side: int = 1
 
 
 @dataclass(frozen=True)

@@ -383,8 +383,13 @@ def _split(features: pd.DataFrame, labels, training: TrainingConfig):
     there is a label) and the lowest `holdout_share` of each stratum (rounded down) is held out
     with all its rows. Row order never changes the split, and no customer is on both sides.
     """
-    if len(features) < 8:
-        raise ValueError(f"only {len(features)} training rows; need at least 8 to hold some out")
+    # a supervised factor on thin labels is skipped (TooFewLabels), not a failed run
+    thin = TooFewLabels if labels is not None else ValueError
+    if len(features) < training.min_training_rows:
+        raise thin(
+            f"only {len(features)} training rows; need at least {training.min_training_rows} to "
+            "hold some out"
+        )
     customers = pd.DataFrame(
         {
             "customer_id": features["customer_id"].astype(str).to_numpy(),
@@ -403,13 +408,22 @@ def _split(features: pd.DataFrame, labels, training: TrainingConfig):
         .to_numpy()
     )
     if held_out.all() or not held_out.any():
-        raise ValueError(
+        raise thin(
             f"{per_customer.shape[0]} customers are too few to hold "
             f"{training.holdout_share:.0%} of them out"
         )
     fit_rows, holdout_rows = np.flatnonzero(~held_out), np.flatnonzero(held_out)
     fit_labels = labels[fit_rows] if labels is not None else None
     holdout_labels = labels[holdout_rows] if labels is not None else None
+    if labels is not None:
+        for side, side_labels in (("fit", fit_labels), ("hold-out", holdout_labels)):
+            positives = int(np.sum(side_labels))
+            if positives < training.min_positives_per_side or positives == len(side_labels):
+                raise TooFewLabels(
+                    f"the {side} set has {positives} positive of {len(side_labels)} labelled "
+                    f"rows; a model needs at least {training.min_positives_per_side} positive "
+                    "and one negative on each side of the hold-out line"
+                )
     return (features.iloc[fit_rows], fit_labels), (features.iloc[holdout_rows], holdout_labels)
 
 

@@ -112,7 +112,8 @@ def evaluate_rule(
 
     The expression is pandas `DataFrame.eval` syntax (`late_payment_rate_12m >= 0.25 and
     customer_type == 'residential'`, `arrears_grade in ['D', 'E']`) plus the helpers `band`,
-    `pct_rank`, `clip` and, in strategy rules, `has_label`, `label`, `segment_gap`, `gap_rank`.
+    `pct_rank`, `clip` and, in strategy rules, `has_label`, `label`, `segment_gap`, `gap_rank`,
+    `gap_measured`.
     `owner` ("label 'digital_first'") starts every error message.
     """
     tree = _parse(expression, owner=owner)
@@ -318,6 +319,9 @@ HELPERS: dict[str, Callable[[_HelperCall], pd.Series]] = {
     "label": _label_value,
     "segment_gap": lambda call: _dimension_series(call, "gap"),
     "gap_rank": lambda call: _dimension_series(call, "rank"),
+    # whether any satisfaction-survey answer measures the dimension for the row's segment (its
+    # own, its category's or the population's): false when the extract has no surveys
+    "gap_measured": lambda call: _dimension_series(call, "gap").notna(),
 }
 
 

@@ -47,6 +47,7 @@ REQUIRED_SOURCES = {
     "inspection": ("inspections",),
 }
 NOT_SCORED_TIER = "not_scored"
+NOT_SCORED_COLUMNS = ("tier", "grade", "preferred_channel", "digital_tier")
 SKIPPED_VERSION = "skipped"
 # The columns each factor's score table has, typed, so a skipped month (or a first run that
 # skips) leaves a table of the same shape for marts.customer_factor_scores and later steps.
@@ -110,7 +111,11 @@ def not_scored_frame(factor: str, customers: pd.DataFrame, score_month) -> pd.Da
     )
     for column, dtype in SCORE_COLUMNS[factor].items():
         frame[column] = pd.Series(pd.NA, index=frame.index, dtype=dtype)
-    frame["tier"] = NOT_SCORED_TIER
+    # every categorical output the factor feeds says so, never null: tiers, the arrears grade,
+    # the preferred channel and digital tier that labels and actions read
+    for column in NOT_SCORED_COLUMNS:
+        if column in frame.columns:
+            frame[column] = NOT_SCORED_TIER
     frame["model_name"] = f"powerseg_{factor}"
     frame["model_version"] = SKIPPED_VERSION
     return frame

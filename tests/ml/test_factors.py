@@ -127,3 +127,32 @@ def test_hold_out_is_whole_customers_whatever_the_row_order():
     order = rng.permutation(len(frame))
     (_, _), (held_again, _) = _split(frame.iloc[order], labels[order], TrainingConfig())
     assert set(held_again["customer_id"]) == set(held["customer_id"])
+
+
+@pytest.mark.parametrize(
+    ("customers", "positives", "why"),
+    [
+        (4, 2, "only 4 training rows"),  # the 800-customer extract's inspection labels
+        (40, 0, "positive of"),  # no positive at all
+        (40, 1, "positive of"),  # the one positive stays on the fit side: none held out
+    ],
+)
+def test_thin_labels_are_too_few_labels_not_a_crash(customers, positives, why):
+    from ml.config import TrainingConfig
+    from ml.factors import _split
+    from ml.preprocessing import TooFewLabels
+
+    frame = pd.DataFrame(
+        {
+            "customer_id": [f"C{i:05d}" for i in range(customers)],
+            "as_of_month": pd.Timestamp("2026-01-01"),
+        }
+    )
+    labels = np.zeros(customers, dtype=int)
+    labels[:positives] = 1
+    with pytest.raises(TooFewLabels, match=why):
+        _split(frame, labels, TrainingConfig())
+    # unsupervised factors keep the plain error: too few rows is not about labels there
+    with pytest.raises(ValueError, match="only 4 training rows") as plain:
+        _split(frame.head(4), None, TrainingConfig())
+    assert type(plain.value) is ValueError

@@ -121,8 +121,12 @@ GAP_RULES = {
 }
 
 
+# applies where no survey answer measures the segment at all (a source system without surveys)
+NO_SURVEY_RULES = {"survey_invitation"}
+
+
 def test_every_strategy_rule_has_cases(rules):
-    assert set(CASES) | set(GAP_RULES) == set(rules["action_code"])
+    assert set(CASES) | set(GAP_RULES) | NO_SURVEY_RULES == set(rules["action_code"])
     assert set(rules["dimension"]) == set(SERVQUAL_DIMENSIONS)
 
 
@@ -153,6 +157,18 @@ def test_segment_gap_rules_follow_the_survey(code, rules):
     surveys.loc[surveys["dimension"] == dimension, "expectation"] += 1.5
     loud = actions_for(frame, surveys, rules=rules).customer_service_actions
     assert set(loud.loc[loud["action_code"] == code, "customer_id"]) == set(frame["customer_id"])
+
+
+def test_without_any_survey_every_customer_is_invited_to_one(rules):
+    frame = rows_frame([{}] * 3)
+    no_surveys = flat_surveys([]).iloc[0:0]
+    actions = actions_for(frame, no_surveys, rules=rules).customer_service_actions
+    invited = actions[actions["action_code"] == "survey_invitation"]
+    assert set(invited["customer_id"]) == set(frame["customer_id"])
+    assert invited["reason"].str.contains("no satisfaction-survey answers measure").all()
+    # once any answer measures the dimension, nobody is invited on its account
+    surveyed = actions_for(frame, rules=rules).customer_service_actions
+    assert "survey_invitation" not in set(surveyed["action_code"])
 
 
 def test_servqual_gaps_with_fallbacks_and_window():
