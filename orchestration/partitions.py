@@ -1,8 +1,20 @@
-"""The as-of month as a Dagster partition: one partition per month whose data is complete.
+"""The as-of month as a Dagster partition: one partition per month the landed extract can build.
 
 Partition keys are the first day of the month ('2026-10-01'); dbt and the model code speak
-'YYYY-MM'. The first month is `POWERSEG_FIRST_AS_OF_MONTH` (default 2024-01); the newest is the
-last complete calendar month (a month becomes a partition once it has ended).
+'YYYY-MM'. The months follow the extract in the landing folder (its `_manifest.json`), read when
+the definitions load:
+
+- the first is the first month whose outcome labels can be known within the extract (its first
+  month + `outcome_months` + 1), so a model can be trained for it; an extract shorter than that
+  gets its last complete month only. POWERSEG_FIRST_AS_OF_MONTH overrides it;
+- the last is the extract's last complete month. A live extract (it ended at most
+  POWERSEG_EXTRACT_MAX_AGE_DAYS ago) runs on to the last complete calendar month instead, so the
+  schedule and the sensor keep finding next month's partition as deliveries land; a historical
+  extract (2005, 2019, the demo) offers only its own months.
+
+Without a manifest (nothing has landed) the window is 2024-01 to the last complete calendar month.
+A code location loaded before an extract of other months landed shows the old months until it is
+reloaded; `powerseg run` always reads the landing folder afresh.
 """
 
 from __future__ import annotations
@@ -10,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -19,19 +32,94 @@ DBT_PROJECT_YML = Path(__file__).resolve().parents[1] / "dbt_project" / "dbt_pro
 
 DEFAULT_FIRST_AS_OF_MONTH = "2024-01"
 MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+TIMEZONE = "Asia/Shanghai"  # the utility works in China Standard Time
 
 
-def first_as_of_month() -> str:
-    value = os.environ.get("POWERSEG_FIRST_AS_OF_MONTH", DEFAULT_FIRST_AS_OF_MONTH)
-    if not MONTH_PATTERN.match(value):
+def _dbt_var(name: str) -> int:
+    return int(yaml.safe_load(DBT_PROJECT_YML.read_text())["vars"][name])
+
+
+def _shift(month: str, months: int) -> str:
+    index = int(month[:4]) * 12 + int(month[5:7]) - 1 + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+def _override_first_month(environ) -> str | None:
+    value = environ.get("POWERSEG_FIRST_AS_OF_MONTH", "").strip()
+    if value and not MONTH_PATTERN.match(value):
         raise ValueError(f"POWERSEG_FIRST_AS_OF_MONTH must look like 'YYYY-MM', got {value!r}")
-    return value
+    return value or None
 
 
-# The utility works in China Standard Time: a month is complete once it has ended there.
-as_of_months = dg.MonthlyPartitionsDefinition(
-    start_date=f"{first_as_of_month()}-01", end_offset=0, timezone="Asia/Shanghai"
-)
+@dataclass(frozen=True)
+class MonthWindow:
+    """The as-of months offered: `first` to `last` ('YYYY-MM'), or to the last complete calendar
+    month when `last` is None; `origin` says where they came from."""
+
+    first: str
+    last: str | None
+    origin: str
+
+    def definition(self) -> dg.MonthlyPartitionsDefinition:
+        if self.last is None:
+            return dg.MonthlyPartitionsDefinition(
+                start_date=f"{self.first}-01", end_offset=0, timezone=TIMEZONE
+            )
+        return dg.MonthlyPartitionsDefinition(
+            start_date=f"{self.first}-01",
+            end_date=f"{_shift(self.last, 1)}-01",  # exclusive
+            timezone=TIMEZONE,
+        )
+
+
+def extract_month_window(
+    manifest: dict | None,
+    last_complete_month: str | None,
+    *,
+    today: dt.date | None = None,
+    max_age_days: int = 32,
+    override_first: str | None = None,
+) -> MonthWindow:
+    """The months an extract (its manifest and last complete month) can build."""
+    start = str((manifest or {}).get("extract_start") or "")[:7]
+    if manifest is None or not MONTH_PATTERN.match(start) or last_complete_month is None:
+        first = override_first or DEFAULT_FIRST_AS_OF_MONTH
+        return MonthWindow(first, None, "no extract has landed: the default calendar window")
+    first = _shift(start, _dbt_var("outcome_months") + 1)
+    if first > last_complete_month:
+        first = last_complete_month  # a short extract: its newest month, on the history it has
+    first = override_first or first
+    end = dt.date.fromisoformat(str(manifest["extract_end"])[:10])
+    age = ((today or dt.date.today()) - end).days
+    if age <= max_age_days:
+        origin = f"a live extract ({start} .. {end}): months up to the last complete month"
+        return MonthWindow(first, None, origin)
+    origin = f"the extract {start} .. {end}: its months {first} .. {last_complete_month}"
+    return MonthWindow(first, last_complete_month, origin)
+
+
+def landed_month_window(environ=None) -> MonthWindow:
+    """The window of the extract in the landing folder the settings point at."""
+    from powerseg.landing import LandingError, extract_status
+    from powerseg.settings import Settings
+
+    env = os.environ if environ is None else environ
+    override = _override_first_month(env)
+    try:
+        status = extract_status(Settings.from_env(env).raw_dir)
+    except (LandingError, OSError):
+        status = None
+    max_age = env.get("POWERSEG_EXTRACT_MAX_AGE_DAYS", "").strip()
+    return extract_month_window(
+        status.manifest if status is not None and status.complete else None,
+        status.last_complete_month if status is not None and status.complete else None,
+        max_age_days=int(max_age) if max_age.isdigit() else 32,
+        override_first=override,
+    )
+
+
+month_window = landed_month_window()
+as_of_months = month_window.definition()
 
 # A backfill of many months runs as one run: dbt builds the range in one invocation and the
 # Python assets loop over its months in order, so each month can use the one before it.
@@ -50,9 +138,10 @@ def key_of_month(month: str) -> str:
     key = f"{month}-01"
     keys = as_of_months.get_partition_keys()
     if key not in keys:
+        span = f"{month_of_key(keys[0])} to {month_of_key(keys[-1])}" if keys else "none"
         raise ValueError(
-            f"as-of month {month} is not a partition: they run from {month_of_key(keys[0])} to "
-            f"{month_of_key(keys[-1])} (set POWERSEG_FIRST_AS_OF_MONTH for earlier months)"
+            f"as-of month {month} is not a partition: the months that exist run from {span} "
+            f"({month_window.origin}; set POWERSEG_FIRST_AS_OF_MONTH for an earlier first month)"
         )
     return key
 
@@ -77,7 +166,7 @@ def context_months(context: dg.AssetExecutionContext) -> list[dt.date]:
 def history_months() -> int:
     """The dbt var `history_months`: the as-of months before and including a month that a run
     for it rebuilds and that its models may learn from."""
-    return int(yaml.safe_load(DBT_PROJECT_YML.read_text())["vars"]["history_months"])
+    return _dbt_var("history_months")
 
 
 def month_vars(months: list[dt.date]) -> dict[str, str | int]:

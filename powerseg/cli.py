@@ -211,15 +211,23 @@ def defects_report(out: Path) -> str:
     return "\n".join(lines)
 
 
+def _only_warns(evaluation) -> bool:
+    """A failed check that lets the run succeed: WARN severity, or a check that blocks nothing
+    (the freshness of an old extract: its outputs are still consistent, only old)."""
+    import dagster as dg
+
+    return evaluation.severity == dg.AssetCheckSeverity.WARN or evaluation.blocking is False
+
+
 def _warnings(result) -> list[str]:
     """What let the run go on but deserves a look: WARN gates and factors skipped."""
-    import dagster as dg
 
     lines = []
     for evaluation in result.get_asset_check_evaluations():
-        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN:
+        if not evaluation.passed and _only_warns(evaluation):
             summary = evaluation.metadata.get("summary")
-            text = f": {summary.value}" if summary is not None else ""
+            said = summary.value if summary is not None else evaluation.description
+            text = f": {said}" if said else ""
             lines.append(
                 f"check '{evaluation.check_name}' on {evaluation.asset_key.to_user_string()} "
                 f"warned{text}"
@@ -239,7 +247,6 @@ def _warnings(result) -> list[str]:
 
 
 def _failures(result) -> list[str]:
-    import dagster as dg
 
     lines = []
     for event in result.get_step_failure_events():
@@ -250,7 +257,7 @@ def _failures(result) -> list[str]:
         message = error.message.strip() if error else "unknown error"
         lines.append(f"step '{event.step_key}' failed: {message}")
     for evaluation in result.get_asset_check_evaluations():
-        if not evaluation.passed and evaluation.severity != dg.AssetCheckSeverity.WARN:
+        if not evaluation.passed and not _only_warns(evaluation):
             severity = getattr(evaluation.severity, "value", evaluation.severity)
             summary = evaluation.metadata.get("summary")
             text = f": {summary.value}" if summary is not None else ""

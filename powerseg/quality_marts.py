@@ -65,11 +65,23 @@ class RelationSpec:
         return f"{self.schema}.{self.name}"
 
 
-def _mart(name: str, ranges: Mapping[str, Any], nullable: Mapping[str, float] | None = None):
+def _mart(
+    name: str,
+    ranges: Mapping[str, Any],
+    nullable: Mapping[str, float] | None = None,
+    skippable: tuple[str, ...] = (),
+):
     # customer_360 is held against the active-customer spine dbt builds; the feature marts
     # against customer_360, a table, so they compare row sets without re-deriving the spine.
     spine = ACTIVE_SPINE if name == "customer_360" else SPINE
-    return RelationSpec("marts", name, ranges=ranges, nullable=nullable or {}, coverage_spine=spine)
+    return RelationSpec(
+        "marts",
+        name,
+        ranges=ranges,
+        nullable=nullable or {},
+        coverage_spine=spine,
+        skippable=skippable,
+    )
 
 
 MART_SPECS: Mapping[str, RelationSpec] = MappingProxyType(
@@ -92,6 +104,9 @@ MART_SPECS: Mapping[str, RelationSpec] = MappingProxyType(
                 },
                 # Only community accounts have households; only residents a holder age.
                 {"households": 1.0, "holder_age_years": 1.0, "industry_code": 1.0},
+                # a source system without a topology table: no transformer area for anyone (a
+                # warning); some customers missing from a delivered topology stays an error
+                skippable=("transformer_id", "feeder_id"),
             ),
             _mart(
                 "fct_features_contribution",
