@@ -281,6 +281,9 @@ def score_month(
             else None
         )
         previous = _previous_scores(con, factor, as_of_month)
+        extract_start = con.execute(
+            "select min(extract_start_date) from staging.stg_raw__extract_window"
+        ).fetchone()[0]
     month = pd.to_datetime(features["as_of_month"]).dt.date
     features_score = features[month == as_of_month]
     features_train = features[month.isin(train_months)]
@@ -325,6 +328,7 @@ def score_month(
             result.scores["tier"].value_counts(normalize=True).round(4).to_dict()
         ),
     }
+    metadata.update(history_metadata(extract_start, as_of_month))
     if tracking is not None:
         metadata.update(
             {
@@ -345,6 +349,26 @@ def score_month(
         result.scores.head(10).drop(columns=["as_of_month"]).to_markdown(index=False)
     )
     return metadata
+
+
+LONGEST_WINDOW_MONTHS = 12  # the marts' longest feature window (the 12-month sums and rates)
+
+
+def history_metadata(extract_start, as_of_month: dt.date) -> dict:
+    """How many months of history the month's features rest on; on a short extract, a note that
+    the 12-month windows cover only those."""
+    if extract_start is None:
+        return {}
+    start = pd.Timestamp(extract_start)
+    months = (as_of_month.year - start.year) * 12 + as_of_month.month - start.month + 1
+    available = max(0, min(months, LONGEST_WINDOW_MONTHS))
+    out = {"history_months_available": available}
+    if available < LONGEST_WINDOW_MONTHS:
+        out["short_history"] = (
+            f"the extract starts {start:%Y-%m}: the {LONGEST_WINDOW_MONTHS}-month windows of "
+            f"{as_of_month:%Y-%m} cover only its {available} months"
+        )
+    return out
 
 
 def _skip(log, warehouse, factor, message, customers, score_month, details) -> dict:

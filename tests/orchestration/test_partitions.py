@@ -10,9 +10,11 @@ import pytest
 from orchestration.definitions import defs
 from orchestration.partitions import (
     as_of_months,
+    extract_month_window,
     history_months,
     history_start,
     key_of_month,
+    month_of_key,
     month_vars,
     months_in_range,
 )
@@ -41,15 +43,69 @@ def test_month_bound_assets_are_partitioned_by_as_of_month_and_the_extract_is_no
     assert {"landing/extract", "raw/bills", "staging/stg_raw__bills"} <= unpartitioned
 
 
-def test_partition_keys_are_complete_months():
-    keys = as_of_months.get_partition_keys(current_time=dt.datetime(2026, 11, 23))
+def test_without_an_extract_the_keys_are_complete_calendar_months():
+    window = extract_month_window(None, None)
+    keys = window.definition().get_partition_keys(current_time=dt.datetime(2026, 11, 23))
     assert keys[0] == "2024-01-01"
     assert keys[-1] == "2026-10-01"  # November 2026 has not ended
-    assert key_of_month("2026-10") == "2026-10-01"
     with pytest.raises(ValueError, match="looks like 'YYYY-MM'"):
         key_of_month("2026-13")
-    with pytest.raises(ValueError, match="not a partition: they run from 2024-01"):
-        key_of_month("2019-05")
+    first = month_of_key(as_of_months.get_partition_keys()[0])
+    with pytest.raises(
+        ValueError, match=f"not a partition: the months that exist run from {first}"
+    ):
+        key_of_month("1999-05")
+
+
+def manifest(start: str, end: str) -> dict:
+    return {"extract_start": start, "extract_end": end, "tables": {}}
+
+
+TODAY = dt.date(2026, 12, 4)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "last", "months"),
+    [
+        # an old extract of 24 months: from the first month whose labels close inside it
+        ("2005-01-01", "2006-12-31", "2006-12", ("2005-05", "2006-12")),
+        # the hand-built extract: 7 months of 2019
+        ("2019-01-01", "2019-07-31", "2019-07", ("2019-05", "2019-07")),
+        # 6 months still give their newest month and more
+        ("2019-01-01", "2019-06-30", "2019-06", ("2019-05", "2019-06")),
+        # shorter than the labels need: its last complete month, on the history there is
+        ("2019-01-01", "2019-03-31", "2019-03", ("2019-03", "2019-03")),
+        # the demo: 24 months ending 2026-10, more than 32 days before today
+        ("2024-11-01", "2026-10-31", "2026-10", ("2025-03", "2026-10")),
+    ],
+)
+def test_the_months_offered_are_the_extracts(start, end, last, months):
+    window = extract_month_window(manifest(start, end), last, today=TODAY)
+    keys = window.definition().get_partition_keys(current_time=dt.datetime(2026, 12, 4))
+    assert (month_of_key(keys[0]), month_of_key(keys[-1])) == months
+    assert len(keys) == len(months_in_range(f"{months[0]}-01", f"{months[1]}-01"))
+    assert start[:7] in window.origin
+
+
+def test_a_live_extract_runs_on_to_the_calendar_and_an_override_moves_the_first_month():
+    live = extract_month_window(manifest("2025-01-01", "2026-11-30"), "2026-11", today=TODAY)
+    keys = live.definition().get_partition_keys(current_time=dt.datetime(2027, 2, 10))
+    assert keys[0] == "2025-05-01" and keys[-1] == "2027-01-01"  # next deliveries find theirs
+    moved = extract_month_window(
+        manifest("2005-01-01", "2006-12-31"), "2006-12", today=TODAY, override_first="2005-02"
+    )
+    assert moved.definition().get_partition_keys()[0] == "2005-02-01"
+
+
+def test_short_history_is_said_in_the_metadata():
+    from orchestration.assets.factors import history_metadata
+
+    short = history_metadata(dt.date(2019, 1, 1), dt.date(2019, 7, 1))
+    assert short["history_months_available"] == 7
+    assert "cover only its 7 months" in short["short_history"]
+    assert history_metadata(dt.date(2024, 11, 1), dt.date(2026, 10, 1)) == {
+        "history_months_available": 12
+    }
 
 
 def test_a_range_reaches_dbt_with_the_history_of_its_oldest_month():
