@@ -246,7 +246,14 @@ def _warnings(result) -> list[str]:
     return lines
 
 
+def _failed_checks(result) -> list:
+    return [e for e in result.get_asset_check_evaluations() if not e.passed and not _only_warns(e)]
+
+
 def _failures(result) -> list[str]:
+    """Every failed step and check, each failed expectation of a check on its own line (table.
+    column, what was observed, up to three offending keys), then what was not run."""
+    from powerseg.quality import failure_lines
 
     lines = []
     for event in result.get_step_failure_events():
@@ -254,17 +261,22 @@ def _failures(result) -> list[str]:
         # Dagster wraps user errors; the innermost cause is the one that explains the failure.
         while error is not None and error.cause is not None:
             error = error.cause
+        if error is not None and error.cls_name == "DagsterAssetCheckFailedError":
+            continue  # the failed checks are listed below, with what failed in them
         message = error.message.strip() if error else "unknown error"
         lines.append(f"step '{event.step_key}' failed: {message}")
-    for evaluation in result.get_asset_check_evaluations():
-        if not evaluation.passed and not _only_warns(evaluation):
-            severity = getattr(evaluation.severity, "value", evaluation.severity)
-            summary = evaluation.metadata.get("summary")
-            text = f": {summary.value}" if summary is not None else ""
-            lines.append(
-                f"check '{evaluation.check_name}' on {evaluation.asset_key.to_user_string()} "
-                f"failed ({severity}){text}"
-            )
+    for evaluation in _failed_checks(result):
+        severity = getattr(evaluation.severity, "value", evaluation.severity)
+        summary = evaluation.metadata.get("summary")
+        text = f": {summary.value}" if summary is not None else ""
+        lines.append(
+            f"check '{evaluation.check_name}' on {evaluation.asset_key.to_user_string()} "
+            f"failed ({severity}){text}"
+        )
+        failures = evaluation.metadata.get("failures")
+        if failures is not None:
+            table = ".".join(evaluation.asset_key.path)
+            lines += [f"    {line}" for line in failure_lines(table, failures.value)]
     # steps after a failure are never started in-process: everything without a start was not run
     started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
     skipped = {e.step_key for e in result.all_events if e.event_type_value == "STEP_SKIPPED"}
@@ -272,6 +284,32 @@ def _failures(result) -> list[str]:
     if skipped:
         lines.append(f"not run because of the failures above: {', '.join(sorted(skipped))}")
     return lines
+
+
+def next_step(result, settings: Settings) -> str:
+    """The first line of a failed run's report: what to do about it."""
+    raw = [e for e in _failed_checks(result) if e.asset_key.path[0] == "raw"]
+    if raw:
+        problems = 0
+        for evaluation in raw:
+            failures = evaluation.metadata.get("failures")
+            problems += len(failures.value) if failures is not None else 1
+        tables = len({e.asset_key for e in raw})
+        return (
+            f"what to do: the delivery in {settings.raw_dir} has {problems} problem(s) in "
+            f"{tables} table(s), listed below; correct them in the source system and deliver the "
+            "extract again (with a new _manifest.json), then run `powerseg run` again"
+        )
+    if _failed_checks(result):
+        return (
+            "what to do: a quality gate on the pipeline's own tables failed (below); read its "
+            "failed expectations, fix the cause or the threshold (docs/runbook.md, section 5), "
+            "then run the same month again"
+        )
+    return (
+        "what to do: a step failed (below); fix its cause (the full log says more), then run the "
+        "same command again"
+    )
 
 
 # Exit status of a run refused because another run holds the warehouse (EX_TEMPFAIL).
@@ -383,14 +421,20 @@ def _run_locked(
         )
         return EXIT_TERMINATED
     failures, warnings = _failures(result), _warnings(result)
+    failed = not result.success or bool(failures)
+    if failed:
+        print(
+            f"powerseg run FAILED for {what} (run {result.run_id}); {next_step(result, settings)}",
+            file=sys.stderr,
+        )
     if warnings:
         print("warnings (the run went on):", file=sys.stderr)
         for line in warnings:
             print(f"  - {line}", file=sys.stderr)
-    if not result.success or failures:
-        print(f"powerseg run FAILED for {what} (run {result.run_id}):", file=sys.stderr)
+    if failed:
+        print("failures:", file=sys.stderr)
         for line in failures or ["the run did not succeed; see the Dagster UI for details"]:
-            print(f"  - {line}", file=sys.stderr)
+            print(f"  - {line}" if not line.startswith("    ") else line, file=sys.stderr)
         if log:
             print(f"full log: {console.log_path}", file=sys.stderr)
         return 1

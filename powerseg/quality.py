@@ -799,3 +799,26 @@ def failures_markdown(result: TableResult) -> str:
             f"| {_cell(_sample_text(f.sample))} | {_cell(f.note)} |"
         )
     return "\n".join(lines)
+
+
+def failure_lines(table: str, failures: Sequence[Mapping[str, Any]], samples: int = 3) -> list[str]:
+    """One line per failed expectation (as `ExpectationOutcome.to_dict()` gives it, e.g. from a
+    check's metadata), for the command line: table.column, the expectation, what was observed,
+    up to `samples` offending keys, and the note."""
+    lines = []
+    for f in failures:
+        where = f"{table}.{f['column']}" if f.get("column") else table
+        observed = _observed_text(f.get("observed") or {})
+        keys = "; ".join(
+            ", ".join(f"{k}={v}" for k, v in row.items())
+            for row in (f.get("sample") or [])[:samples]
+        )
+        parts = [f"{where}: {f['name']} [{f.get('severity')}]"]
+        if observed:
+            parts.append(f"observed {observed}")
+        if keys:
+            parts.append(f"e.g. {keys}")
+        if f.get("note"):
+            parts.append(str(f["note"]))
+        lines.append(" — ".join(parts))
+    return lines
