@@ -243,6 +243,14 @@ def _warnings(result) -> list[str]:
                 f"{event.asset_key.to_user_string()}: ignored {len(unlisted.value)} file(s) not "
                 f"listed in {MANIFEST_FILE}: {', '.join(unlisted.value)}"
             )
+        converted = metadata.get("converted_to_local_time")
+        if converted is not None and converted.value != "none":
+            from powerseg.landing import source_timezone
+
+            lines.append(
+                f"{event.asset_key.to_user_string()}: {converted.value} delivered with a time "
+                f"zone, loaded as {source_timezone()} local time"
+            )
     return lines
 
 

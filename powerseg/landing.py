@@ -12,6 +12,7 @@ import difflib
 import hashlib
 import json
 import logging
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -44,6 +45,8 @@ class LoadedTable:
     ignored_columns: tuple[str, ...]
     # Parquet files in the table's folder that the manifest does not list: reported, not loaded.
     unlisted_files: tuple[str, ...] = ()
+    # Columns delivered as TIMESTAMP WITH TIME ZONE, loaded as the contract's local time.
+    converted_columns: tuple[str, ...] = ()
 
     @property
     def is_empty(self) -> bool:
@@ -307,6 +310,21 @@ def _parquet_scan(files: list[Path]) -> str:
     )
 
 
+# The contract's timestamps are local wall-clock time of the utility (China Standard Time unless
+# POWERSEG_SOURCE_TIMEZONE says otherwise); time-zone-aware columns are converted to it on load.
+DEFAULT_SOURCE_TIMEZONE = "Asia/Shanghai"
+
+
+def source_timezone() -> str:
+    return os.environ.get("POWERSEG_SOURCE_TIMEZONE", "").strip() or DEFAULT_SOURCE_TIMEZONE
+
+
+def aware_columns(con: duckdb.DuckDBPyConnection, files: list[Path]) -> set[str]:
+    """Columns of the files typed TIMESTAMP WITH TIME ZONE."""
+    described = con.execute(f"DESCRIBE SELECT * FROM {_parquet_scan(files)}").fetchall()
+    return {row[0] for row in described if str(row[1]).upper() == "TIMESTAMP WITH TIME ZONE"}
+
+
 def inspect_table(con: duckdb.DuckDBPyConnection, files: list[Path], table: str) -> list[str]:
     """Return the column names of the table's files, or raise LandingError naming what is
     missing."""
@@ -365,7 +383,12 @@ def load_landing(
         for table, (files, columns) in plans.items():
             contract_cols = [c for c in TABLES[table].column_names if c in columns]
             ignored = tuple(c for c in columns if c not in TABLES[table].column_names)
-            select = ", ".join(f'"{c}"' for c in contract_cols)
+            aware = sorted(aware_columns(con, files) & set(contract_cols)) if files else []
+            zone = source_timezone().replace("'", "''")
+            select = ", ".join(
+                f'timezone(\'{zone}\', "{c}") AS "{c}"' if c in aware else f'"{c}"'
+                for c in contract_cols
+            )
             con.execute(
                 f"""
                 CREATE OR REPLACE TABLE {RAW_SCHEMA}.{table} AS
@@ -383,7 +406,14 @@ def load_landing(
                     + row_count_problem(table, expected, rows)
                 )
             unlisted = status.unlisted.get(table, ())
-            loaded[table] = LoadedTable(table, rows, len(files), ignored, unlisted)
+            loaded[table] = LoadedTable(table, rows, len(files), ignored, unlisted, tuple(aware))
+            if aware:
+                log.warning(
+                    "raw table '%s': %s delivered with a time zone, loaded as %s local time",
+                    table,
+                    ", ".join(aware),
+                    source_timezone(),
+                )
             if rows == 0:
                 log.warning("raw table '%s' is present but empty", table)
         con.execute("COMMIT")

@@ -52,6 +52,20 @@ FRESHNESS_DAYS_BY_TABLE: Mapping[str, int | None] = MappingProxyType(
 EARLIEST_DATE_BY_TABLE: Mapping[str, date] = MappingProxyType({"customers": date(1950, 1, 1)})
 
 
+THRESHOLDS_SEED = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "thresholds.csv"
+
+
+def seed_threshold(name: str) -> float:
+    """A value of the thresholds seed, the one place dbt and the gates read their thresholds."""
+    import csv
+
+    with THRESHOLDS_SEED.open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row["threshold_name"] == name:
+                return float(row["value"])
+    raise KeyError(f"{THRESHOLDS_SEED} has no threshold {name!r}")
+
+
 @dataclass(frozen=True)
 class QualityPolicy:
     """Thresholds of the gates; every field can be overridden per run."""
@@ -69,6 +83,11 @@ class QualityPolicy:
     )
     freshness_severity: Severity = ERROR
     nonempty_tables: frozenset[str] = CORE_TABLES
+    # Share of a table's rows in keys whose rows conflict above which its gate blocks the run
+    # (the thresholds seed's conflicting_duplicate_max_share; staging quarantines them anyway).
+    conflicting_duplicate_max_share: float = field(
+        default_factory=lambda: seed_threshold("conflicting_duplicate_max_share")
+    )
     sample_size: int = 10
 
     def earliest_for(self, table: str) -> date:
@@ -214,6 +233,9 @@ class _Check:
     row_level: bool  # row-level failures are judged against the tolerance
     severity: Severity = ERROR  # for table-level failures
     on_reference_asset: bool = False
+    # evaluated on the table's distinct rows (lineage aside), where exact copies are one row
+    on_distinct_asset: bool = False
+    tolerance: float | None = None  # row-level share below which a failure warns (else policy's)
     sample_where: str | None = None  # SQL predicate selecting offending rows
     sample_params: dict[str, Any] = field(default_factory=dict)
     duplicate_keys: tuple[str, ...] = ()  # uniqueness: sample duplicated key values instead
@@ -356,7 +378,10 @@ def build_checks(
                 expectation=expectation,
                 row_level=True,
                 duplicate_keys=tuple(key),
-                note="counts every row of a duplicated key",
+                on_distinct_asset=True,
+                tolerance=policy.conflicting_duplicate_max_share,
+                note="conflicting duplicates: rows of one key with different values, all "
+                "quarantined (exact copies of a row are one row here)",
             )
         )
 
@@ -437,6 +462,63 @@ def build_checks(
 
 def _ref_flag(ref: Reference) -> str:
     return f"{ref.column}_in_{ref.table}"
+
+
+def _content_columns(table: Table, columns: Mapping[str, str]) -> list[str]:
+    """The delivered columns of a raw table, lineage aside: what makes two rows the same row."""
+    return [c for c in columns if c not in LINEAGE_COLUMNS]
+
+
+def _distinct_query(qualified: str, table: Table, columns: Mapping[str, str]) -> str:
+    listed = ", ".join(_q(c) for c in _content_columns(table, columns))
+    return f"SELECT DISTINCT {listed} FROM {qualified}"
+
+
+def exact_duplicates_outcome(
+    conn: sa.Connection, qualified: str, table: Table, columns: Mapping[str, str], limit: int
+) -> ExpectationOutcome:
+    """Rows that repeat another row in every delivered column: staging keeps one and drops the
+    copies (counted in quarantine.row_accounting), so they only ever warn."""
+    listed = ", ".join(_q(c) for c in _content_columns(table, columns))
+    total, distinct = conn.execute(
+        sa.text(
+            f"SELECT count(*), (SELECT count(*) FROM "
+            f"({_distinct_query(qualified, table, columns)}) AS d) FROM {qualified}"
+        )
+    ).fetchone()
+    copies = int(total) - int(distinct)
+    sample: tuple[dict[str, Any], ...] = ()
+    if copies:
+        key = [k for k in table.key if k in columns] or list(_content_columns(table, columns))[:1]
+        keys = ", ".join(_q(k) for k in key)
+        rows = (
+            conn.execute(
+                sa.text(
+                    f"SELECT {keys}, count(*) AS copies FROM {qualified} GROUP BY {listed} "
+                    f"HAVING count(*) > 1 ORDER BY copies DESC, {keys} LIMIT {limit}"
+                )
+            )
+            .mappings()
+            .fetchall()
+        )
+        sample = tuple({k: _jsonable(v) for k, v in row.items()} for row in rows)
+    return ExpectationOutcome(
+        "expect_no_exact_duplicate_rows",
+        "powerseg_exact_duplicates",
+        None,
+        copies == 0,
+        None if copies == 0 else WARNING,
+        {
+            "unexpected_count": copies,
+            "unexpected_percent": round(100.0 * copies / total, 4) if total else 0.0,
+            "element_count": int(total),
+        },
+        sample,
+        ""
+        if copies == 0
+        else "exact copies of a row: one is staged, the copies are dropped "
+        "and counted (reason exact_duplicate)",
+    )
 
 
 def _reference_query(qualified: str, refs: Sequence[Reference]) -> str:
@@ -524,8 +606,16 @@ def _sample(
     if check.duplicate_keys:
         keys = ", ".join(_q(k) for k in check.duplicate_keys)
         not_all_null = " OR ".join(f"{_q(k)} IS NOT NULL" for k in check.duplicate_keys)
+        others = [c for c in _content_columns(table, columns) if c not in check.duplicate_keys]
+        differing = ", ".join(
+            f"CASE WHEN count(DISTINCT {_q(c)}) > 1 OR count({_q(c)}) NOT IN (0, count(*)) "
+            f"THEN '{c}' END"
+            for c in others
+        )
+        differs = f", concat_ws(',', {differing}) AS differing_columns" if others else ""
         sql = (
-            f"SELECT {keys}, count(*) AS duplicate_rows FROM {qualified} AS t "
+            f"SELECT {keys}, count(*) AS duplicate_rows{differs} "
+            f"FROM ({_distinct_query(qualified, table, columns)}) AS t "
             f"WHERE {not_all_null} GROUP BY {keys} HAVING count(*) > 1 "
             f"ORDER BY duplicate_rows DESC, {keys} LIMIT {limit}"
         )
@@ -598,7 +688,8 @@ def _outcome(
             "element_count": total,
         }
         success = bool(result.success) and unexpected == 0
-        severity = None if success else (WARNING if fraction <= policy.row_tolerance else ERROR)
+        tolerance = policy.row_tolerance if check.tolerance is None else check.tolerance
+        severity = None if success else (WARNING if fraction <= tolerance else ERROR)
     else:
         observed = {"observed_value": _jsonable(raw.get("observed_value"))}
         if "observed_value" not in raw:
@@ -718,7 +809,14 @@ def validate_table(
                 table_asset = datasource.add_table_asset(
                     name=name, table_name=name, schema_name=schema
                 )
-            results = _run_suite(table_asset, [c for c in checks if not c.on_reference_asset], name)
+            plain = [c for c in checks if not c.on_reference_asset and not c.on_distinct_asset]
+            results = _run_suite(table_asset, plain, name)
+            distinct_checks = [c for c in checks if c.on_distinct_asset]
+            if distinct_checks:
+                distinct_asset = datasource.add_query_asset(
+                    name=f"{name}_distinct", query=_distinct_query(qualified, table, columns)
+                )
+                results |= _run_suite(distinct_asset, distinct_checks, f"{name}_distinct")
             ref_checks = [c for c in checks if c.on_reference_asset]
             if ref_checks:
                 ref_asset = datasource.add_query_asset(
@@ -731,6 +829,10 @@ def validate_table(
 
         for check in checks:
             outcomes.append(_outcome(check, results[check.id], policy=policy, sampler=sampler))
+        if table.key and row_count:
+            outcomes.append(
+                exact_duplicates_outcome(conn, qualified, table, columns, policy.sample_size)
+            )
         outcomes.extend(known)
 
     failures = [o for o in outcomes if not o.success]

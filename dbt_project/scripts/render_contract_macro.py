@@ -221,7 +221,8 @@ def render_quarantine_yml() -> str:
                 "Why the row is not staged: every failed check, ';'-joined - null_key:<col>, "
                 "null_value:<col>, unparseable:<col>, not_allowed:<col>=<value>, "
                 "out_of_range:<col><min or >max, date_out_of_window:<col>, orphan:<col> - or "
-                "duplicate_key for a valid row whose key a later-loaded row also has."
+                "exact_duplicate for a copy of a staged row (dropped and counted), or "
+                "conflicting_duplicate:<columns> for every row of a key whose rows differ."
             ),
         ]
     return "\n".join(out) + "\n"

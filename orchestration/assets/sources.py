@@ -129,6 +129,7 @@ def raw_tables(
                 "dagster/row_count": result.rows,
                 "files": result.files,
                 "ignored_columns": ", ".join(result.ignored_columns) or "none",
+                "converted_to_local_time": ", ".join(result.converted_columns) or "none",
                 # Files in the table's folder the manifest does not list: not loaded.
                 "unlisted_files": dg.MetadataValue.json(list(result.unlisted_files)),
                 "empty": result.is_empty,

@@ -93,7 +93,7 @@ def test_a_duplicate_key_keeps_the_row_loaded_last(dbt_build, planted_extract):
     read = planted["read"]
     dropped = dbt_build.query(
         "select _source_file, _source_row from quarantine.q_meter_reads_daily "
-        "where reason = 'duplicate_key'"
+        "where reason = 'exact_duplicate'"
     )
     assert len(dropped) == 1 and dropped[0][0] != f"meter_reads_daily/{INJECTED_FILE}"
     kept = dbt_build.query(

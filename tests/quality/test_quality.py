@@ -65,14 +65,15 @@ def test_clean_extract_passes_every_expectation(clean_warehouse):
     }
 
 
-def test_duplicate_compound_key_below_tolerance_is_a_warning(defect):
+def test_conflicting_duplicate_below_the_threshold_is_a_warning(defect):
+    # the same customer and day delivered twice with different consumption
     path = defect(
-        "INSERT INTO raw.meter_reads_daily SELECT * FROM raw.meter_reads_daily "
-        "WHERE _source_row = 1"
+        "INSERT INTO raw.meter_reads_daily SELECT * REPLACE (kwh + 1 AS kwh, 2001 AS _source_row) "
+        "FROM raw.meter_reads_daily WHERE _source_row = 1"
     )
     result = validate_table(path, READS)
     failed = only_failure(result, "expect_compound_columns_to_be_unique(customer_id, read_date)")
-    # GE counts every row of a duplicated key: the original and the copy.
+    # every row of the conflicting key counts: the original and the other version
     assert failed.observed == {
         "unexpected_count": 2,
         "unexpected_percent": pytest.approx(100 * 2 / 2001, abs=1e-4),
@@ -80,31 +81,55 @@ def test_duplicate_compound_key_below_tolerance_is_a_warning(defect):
     }
     assert failed.severity == WARNING
     assert failed.sample == (
-        {"customer_id": "C0000001", "read_date": "2026-10-31", "duplicate_rows": 2},
+        {
+            "customer_id": "C0000001",
+            "read_date": "2026-10-31",
+            "duplicate_rows": 2,
+            "differing_columns": "kwh",
+        },
     )
     assert not result.passed and result.severity == WARNING
 
 
-def test_duplicate_keys_above_tolerance_are_an_error(defect):
+def test_conflicting_duplicates_above_the_threshold_are_an_error(defect):
     path = defect(
-        "INSERT INTO raw.meter_reads_daily SELECT * FROM raw.meter_reads_daily "
-        "WHERE _source_row <= 20"
+        "INSERT INTO raw.meter_reads_daily SELECT * REPLACE (kwh + 1 AS kwh, "
+        "_source_row + 5000 AS _source_row) FROM raw.meter_reads_daily WHERE _source_row <= 20"
     )
     failed = only_failure(validate_table(path, READS), "expect_compound_columns_to_be_unique")
     assert failed.observed["unexpected_count"] == 40
-    assert failed.severity == ERROR
+    assert failed.severity == ERROR  # 40 of 2,020 rows, above conflicting_duplicate_max_share
     assert len(failed.sample) == 10  # capped
     assert all(row["duplicate_rows"] == 2 for row in failed.sample)
 
 
+def test_exact_duplicate_rows_only_warn_however_many(defect):
+    # 20 rows delivered twice, identical in every column (another row number in the file)
+    path = defect(
+        "INSERT INTO raw.meter_reads_daily SELECT * REPLACE (_source_row + 5000 AS _source_row) "
+        "FROM raw.meter_reads_daily WHERE _source_row <= 20"
+    )
+    result = validate_table(path, READS)
+    failed = only_failure(result, "expect_no_exact_duplicate_rows")
+    assert failed.observed["unexpected_count"] == 20
+    assert failed.severity == WARNING and result.severity == WARNING
+    assert "dropped and counted" in failed.note
+    assert len(failed.sample) == 10 and all(row["copies"] == 2 for row in failed.sample)
+
+
 def test_duplicate_single_key(defect):
-    path = defect("INSERT INTO raw.payments SELECT * FROM raw.payments WHERE _source_row = 3")
+    path = defect(
+        "INSERT INTO raw.payments SELECT * REPLACE (amount + 1 AS amount) FROM raw.payments "
+        "WHERE _source_row = 3"
+    )
     failed = only_failure(
         validate_table(path, TABLES["payments"]), "expect_column_values_to_be_unique(payment_id)"
     )
     assert failed.observed["unexpected_count"] == 2
     assert failed.severity == WARNING  # 2 of 401 rows = 0.4988 %
-    assert failed.sample == ({"payment_id": "PAY0000002", "duplicate_rows": 2},)
+    assert failed.sample == (
+        {"payment_id": "PAY0000002", "duplicate_rows": 2, "differing_columns": "amount"},
+    )
 
 
 def test_null_key_below_tolerance_is_a_warning_with_lineage(defect):
@@ -311,11 +336,15 @@ def test_present_but_empty_table_is_a_warning(defect):
     assert (failed.severity, result.severity, result.row_count) == (WARNING, WARNING, 0)
 
 
-def test_empty_core_table_is_an_error(defect):
-    path = defect("DELETE FROM raw.meter_reads_daily")
-    result = validate_table(path, READS, extract_end=EXTRACT_END)
-    failed = only_failure(result, "expect_table_row_count_to_be_between(min=1)")
+def test_only_customers_and_bills_must_have_rows(defect):
+    path = defect("DELETE FROM raw.bills", "DELETE FROM raw.meter_reads_daily")
+    bills = validate_table(path, TABLES["bills"], extract_end=EXTRACT_END)
+    failed = only_failure(bills, "expect_table_row_count_to_be_between(min=1)")
     assert (failed.observed["observed_value"], failed.severity) == (0, ERROR)
+    # a source system without smart meters: the factors that need reads are skipped instead
+    reads = validate_table(path, READS, extract_end=EXTRACT_END)
+    failed = only_failure(reads, "expect_table_row_count_to_be_between(min=1)")
+    assert failed.severity == WARNING
 
 
 def test_missing_required_column_is_an_error(defect):

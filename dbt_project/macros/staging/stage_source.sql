@@ -2,8 +2,10 @@
     (contract_tables) and the hand-written staging_policy. Each raw row is classified once:
 
     - quarantine_source(t): rows failing a check, with a ';'-joined `reason` listing every
-      failed check, plus valid rows that repeat a key already staged (`duplicate_key`; the row
-      loaded last wins). Raw columns are kept as loaded (non-PII only) with their lineage.
+      failed check; copies of a row that repeat it exactly (`exact_duplicate`: one row is
+      staged, the copies are dropped and counted); and every row of a key whose rows differ
+      (`conflicting_duplicate:<columns that differ>`, none staged). Raw columns are kept as
+      loaded (non-PII only) with their lineage.
     - stage_source(t): every raw row not in quarantine, typed and normalised.
 
     So raw rows = staged rows + quarantined rows, by construction (row_accounting checks it). -#}
@@ -241,14 +243,36 @@ duplicate_candidates as (
     where reason is null
 ),
 
+{#- Within a key: rows equal in every column are exact duplicates (one is staged, the copies are
+    dropped and counted); rows that differ are conflicting duplicates, and every row of the key
+    goes to quarantine naming the columns that differ, for the source system to resolve. #}
+{%- set compared = table['columns'] | rejectattr('pii') | rejectattr('name', 'in', key) | map(attribute='name') | list
+    + (['identity_hash'] if has_pii else []) %}
 ranked_candidates as (
     select
         duplicate_candidates.*,
-        row_number() over (
+        row_number() over key_rows as key_rank,
+        {% if compared -%}
+        concat_ws(','
+            {%- for name in compared %}
+            {%- set value = name if name == 'identity_hash' else name ~ '__typed' %},
+            case when min({{ value }}) over key_group is distinct from max({{ value }}) over key_group
+                or count({{ value }}) over key_group not in (0, count(*) over key_group)
+                then '{{ name }}' end
+            {%- endfor %}
+        )
+        {%- else -%}
+        ''
+        {%- endif %} as differing_columns
+    from duplicate_candidates
+    window
+        key_group as (
+            partition by {% for name in key %}{{ name }}__typed{% if not loop.last %}, {% endif %}{% endfor %}
+        ),
+        key_rows as (
             partition by {% for name in key %}{{ name }}__typed{% if not loop.last %}, {% endif %}{% endfor %}
             order by _source_file desc, _source_row desc
-        ) as key_rank
-    from duplicate_candidates
+        )
 ),
 
 quarantined as (
@@ -257,9 +281,15 @@ quarantined as (
 
     union all
 
-    select {{ output_columns | join(', ') }}, 'duplicate_key' as reason
+    select {{ output_columns | join(', ') }}, 'exact_duplicate' as reason
     from ranked_candidates
-    where key_rank > 1
+    where key_rank > 1 and differing_columns = ''
+
+    union all
+
+    select {{ output_columns | join(', ') }}, 'conflicting_duplicate:' || differing_columns as reason
+    from ranked_candidates
+    where differing_columns <> ''
 )
 
 select * from quarantined
