@@ -88,6 +88,11 @@ class QualityPolicy:
     conflicting_duplicate_max_share: float = field(
         default_factory=lambda: seed_threshold("conflicting_duplicate_max_share")
     )
+    # Share of a text-delivered typed column's values that may fail to cast before its gate
+    # blocks the run (the thresholds seed's uncastable_value_max_share).
+    uncastable_value_max_share: float = field(
+        default_factory=lambda: seed_threshold("uncastable_value_max_share")
+    )
     sample_size: int = 10
 
     def earliest_for(self, table: str) -> date:
@@ -474,6 +479,65 @@ def _distinct_query(qualified: str, table: Table, columns: Mapping[str, str]) ->
     return f"SELECT DISTINCT {listed} FROM {qualified}"
 
 
+def text_cast_outcome(
+    conn: sa.Connection,
+    qualified: str,
+    table: Table,
+    column: str,
+    contract_dtype: str,
+    actual: str,
+    *,
+    tolerance: float,
+    limit: int,
+) -> ExpectationOutcome:
+    """A column the contract types as a number, date or timestamp delivered as text: staging
+    casts it row by row and quarantines the values that do not cast (`unparseable:<column>`),
+    so the gate warns, and blocks only when more than `tolerance` of the filled values, or all
+    of them, do not cast."""
+    value = f"nullif(trim(CAST({_q(column)} AS VARCHAR)), '')"
+    bad = f"{value} IS NOT NULL AND TRY_CAST({value} AS {contract_dtype}) IS NULL"
+    filled, uncastable = conn.execute(
+        sa.text(f"SELECT count({value}), count(*) FILTER (WHERE {bad}) FROM {qualified}")
+    ).fetchone()
+    filled, uncastable = int(filled), int(uncastable)
+    share = uncastable / filled if filled else 0.0
+    blocked = (filled and uncastable == filled) or share > tolerance
+    sample: tuple[dict[str, Any], ...] = ()
+    if uncastable:
+        shown = [*[k for k in table.key if k != column], column, *LINEAGE_COLUMNS]
+        rows = (
+            conn.execute(
+                sa.text(
+                    f"SELECT {', '.join(_q(c) for c in shown)} FROM {qualified} WHERE {bad} "
+                    f"ORDER BY {_q(SOURCE_ROW_COLUMN)} LIMIT {limit}"
+                )
+            )
+            .mappings()
+            .fetchall()
+        )
+        sample = tuple({k: _jsonable(v) for k, v in row.items()} for row in rows)
+    return ExpectationOutcome(
+        f"expect_column_type_to_be_compatible({column}, {contract_dtype})",
+        "expect_column_type_to_be_compatible",
+        column,
+        False,
+        ERROR if blocked else WARNING,
+        {
+            "observed_value": actual,
+            "uncastable_count": uncastable,
+            "uncastable_percent": round(100.0 * share, 4),
+            "filled_count": filled,
+        },
+        sample,
+        f"delivered as {actual}, contract type is {contract_dtype}: "
+        + (
+            "no value casts"
+            if filled and uncastable == filled
+            else f"{uncastable:,} value(s) do not cast and are quarantined as unparseable:{column}"
+        ),
+    )
+
+
 def exact_duplicates_outcome(
     conn: sa.Connection, qualified: str, table: Table, columns: Mapping[str, str], limit: int
 ) -> ExpectationOutcome:
@@ -793,6 +857,26 @@ def validate_table(
             policy=policy,
             references=live_refs,
         )
+        # text where the contract wants a number, date or timestamp: judged on the values
+        known = [
+            text_cast_outcome(
+                conn,
+                qualified,
+                table,
+                o.column,
+                table.column(o.column).dtype,
+                columns[o.column],
+                tolerance=policy.uncastable_value_max_share,
+                limit=policy.sample_size,
+            )
+            if o.expectation_type == "expect_column_type_to_be_compatible"
+            and not o.success
+            and type_family(columns[o.column]) == "varchar"
+            and type_family(table.column(o.column).dtype)
+            in ("integer", "float", "date", "timestamp")
+            else o
+            for o in known
+        ]
 
         def sampler(check: _Check) -> tuple[dict[str, Any], ...]:
             return _sample(conn, qualified, check, columns, table, policy.sample_size)
@@ -880,6 +964,8 @@ def _observed_text(observed: Mapping[str, Any]) -> str:
             f"{observed['unexpected_count']:,} of {observed['element_count']:,} rows "
             f"({observed['unexpected_percent']:g} %)"
         )
+    if list(observed) == ["observed_value"]:
+        return str(observed["observed_value"])
     return ", ".join(f"{k}={v}" for k, v in observed.items())
 
 

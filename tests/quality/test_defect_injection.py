@@ -8,7 +8,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from powerseg.contract import TABLE_NAMES, TABLES
+from powerseg.contract import TABLE_NAMES
 from powerseg.landing import load_landing
 from powerseg.quality import ERROR, WARNING, validate_raw
 from simulator import DefectPlan, read_defects, simulate
@@ -53,7 +53,6 @@ def defective(tmp_path_factory):
 
 
 def expectation_for(kind: str, table: str, column: str | None) -> str:
-    contract = TABLES[table]
     if kind == "duplicates":
         return "expect_no_exact_duplicate_rows"  # the injected copies repeat a row exactly
     if kind == "null_keys":

@@ -363,14 +363,40 @@ def test_missing_table_is_an_error(defect):
     assert (failed.severity, result.passed, result.row_count) == (ERROR, False, None)
 
 
-def test_incompatible_type_is_an_error_and_skips_value_checks(defect):
-    path = defect("ALTER TABLE raw.bills ALTER kwh TYPE VARCHAR")
-    result = validate_table(path, TABLES["bills"])
-    failed = only_failure(result, "expect_column_type_to_be_compatible(kwh, DOUBLE)")
-    assert (failed.observed, failed.severity) == ({"observed_value": "VARCHAR"}, ERROR)
-    assert "expect_column_values_to_be_between(kwh, min=0)" not in {
+def test_text_that_casts_warns_and_skips_value_checks(defect):
+    # bills.amount delivered as text, three values that do not cast ("n/a", "12,5", "")
+    path = defect(
+        "ALTER TABLE raw.bills ALTER amount TYPE VARCHAR",
+        "UPDATE raw.bills SET amount = 'n/a' WHERE _source_row = 5",
+        "UPDATE raw.bills SET amount = '12,5' WHERE _source_row = 17",
+        "UPDATE raw.bills SET amount = '' WHERE _source_row = 40",
+    )
+    lenient = QualityPolicy(uncastable_value_max_share=0.02)
+    result = validate_table(path, TABLES["bills"], policy=lenient)
+    failed = only_failure(result, "expect_column_type_to_be_compatible(amount, DOUBLE)")
+    filled = failed.observed["filled_count"]
+    assert failed.observed["uncastable_count"] == 2 and failed.severity == WARNING  # "" is empty
+    # above the seed's share (0.5 %) the same delivery blocks
+    strict = validate_table(path, TABLES["bills"])
+    assert strict.failure("expect_column_type_to_be_compatible(amount").severity == ERROR
+    assert failed.observed["uncastable_percent"] == pytest.approx(100 * 2 / filled, abs=1e-3)
+    assert [row["amount"] for row in failed.sample] == ["n/a", "12,5"]
+    assert "quarantined as unparseable:amount" in failed.note
+    assert "expect_column_values_to_be_between(amount, min=0)" not in {
         e.name for e in result.expectations
     }
+
+
+def test_text_that_does_not_cast_is_an_error(defect):
+    path = defect(
+        "ALTER TABLE raw.bills ALTER kwh TYPE VARCHAR",
+        "UPDATE raw.bills SET kwh = 'about ' || kwh",
+    )
+    failed = only_failure(
+        validate_table(path, TABLES["bills"]), "expect_column_type_to_be_compatible(kwh, DOUBLE)"
+    )
+    assert failed.severity == ERROR and failed.note.endswith("no value casts")
+    assert failed.observed["uncastable_count"] == failed.observed["filled_count"] > 0
 
 
 def test_type_compatibility():

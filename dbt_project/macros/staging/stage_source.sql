@@ -182,7 +182,8 @@ extract_window as (
 
 {% if table['references_customers'] -%}
 staged_customers as (
-    select customer_id as staged_customer_id from {{ ref('stg_raw__customers') }}
+    select customer_id as staged_customer_id, contracted_capacity_kva as staged_capacity_kva
+    from {{ ref('stg_raw__customers') }}
 ),
 {% endif -%}
 

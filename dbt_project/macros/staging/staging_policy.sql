@@ -10,9 +10,19 @@
     },
     'meter_reads_daily': {
         'dedup_day_column': 'read_date',
+        'row_checks': [
+            {'when': 'kwh__typed > staged_capacity_kva * ' ~ threshold('plausible_daily_kwh_per_kva'),
+             'reason': 'implausible:kwh>contracted_capacity*24h'},
+        ],
     },
     'meter_events': {},
-    'bills': {},
+    'bills': {
+        'row_checks': [
+            {'when': 'amount__typed > kwh__typed * ' ~ threshold('plausible_max_price_cny_per_kwh')
+                ~ ' + staged_capacity_kva * ' ~ threshold('plausible_max_capacity_charge_cny_per_kva'),
+             'reason': 'implausible:amount>kwh*max_price+capacity_charge'},
+        ],
+    },
     'payments': {},
     'supply_topology': {},
     'outages': {
