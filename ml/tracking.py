@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +42,8 @@ class TrackingConfig:
     artifact_root: str | None = None
     experiment_prefix: str = "powerseg-"
     model_prefix: str = "powerseg_"
+    # set on every run: who ran it (the Dagster run id, the partition) and with which code
+    run_tags: Mapping[str, str] = field(default_factory=dict)
 
     def experiment_name(self, factor: str) -> str:
         return f"{self.experiment_prefix}{factor}"
@@ -171,12 +173,25 @@ def _mlflow_uris(tracking: TrackingConfig) -> Iterator[None]:
         mlflow.set_registry_uri(previous_registry)
 
 
+# MLflow 3 opens an experiment on its GenAI (traces) view unless it is marked as model training.
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+MODEL_EXPERIMENT_KIND = "custom_model_development"
+
+
 def ensure_experiment(client: MlflowClient, tracking: TrackingConfig, factor: str) -> str:
     name = tracking.experiment_name(factor)
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
+        if experiment.tags.get(EXPERIMENT_KIND_TAG) != MODEL_EXPERIMENT_KIND:
+            client.set_experiment_tag(
+                experiment.experiment_id, EXPERIMENT_KIND_TAG, MODEL_EXPERIMENT_KIND
+            )
         return experiment.experiment_id
-    return client.create_experiment(name, artifact_location=tracking.artifact_location(factor))
+    return client.create_experiment(
+        name,
+        artifact_location=tracking.artifact_location(factor),
+        tags={EXPERIMENT_KIND_TAG: MODEL_EXPERIMENT_KIND},
+    )
 
 
 def champion_version(client: MlflowClient, model_name: str) -> str | None:
@@ -262,7 +277,13 @@ class FactorRun:
             self._uris.__exit__(None, None, None)
             raise
         self.run_id = self._run.info.run_id
-        mlflow.set_tags({"factor": self.factor, "powerseg.model_name": self.model_name})
+        mlflow.set_tags(
+            {
+                "factor": self.factor,
+                "powerseg.model_name": self.model_name,
+                **dict(self.tracking.run_tags),
+            }
+        )
         return self
 
     def __exit__(self, exc_type, exc, traceback) -> None:

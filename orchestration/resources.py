@@ -5,6 +5,7 @@ environment with local defaults, so production only changes variables (see power
 from __future__ import annotations
 
 import fcntl
+import os
 import shutil
 import sys
 import time
@@ -78,9 +79,38 @@ class LandingResource(dg.ConfigurableResource):
     sim_end_month: str = "2026-10"
 
 
+DEFAULT_MLFLOW_UI_URL = "http://127.0.0.1:5000"  # what `make mlflow` serves
+
+
 class MlflowResource(dg.ConfigurableResource):
     tracking_uri: str
     artifact_dir: str
+    # where people open the runs: a tracking server's own URL, else POWERSEG_MLFLOW_UI_URL
+    ui_url: str = DEFAULT_MLFLOW_UI_URL
+
+    def run_url(self, experiment_id: str, run_id: str) -> str:
+        base = (
+            self.tracking_uri
+            if self.tracking_uri.startswith(("http://", "https://"))
+            else self.ui_url
+        )
+        return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def mlflow_run_tags(context: dg.AssetExecutionContext, month) -> dict[str, str]:
+    """Tags tying an MLflow run to what produced it: the Dagster run, the month, the code."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        code = version("powerseg")
+    except PackageNotFoundError:
+        code = "unknown"
+    return {
+        "dagster.run_id": context.run_id,
+        "dagster.partition": f"{month:%Y-%m}",
+        "dagster.job": context.job_name or "",
+        "powerseg.code_version": code,
+    }
 
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR)
@@ -140,5 +170,6 @@ def build_resources(settings: Settings | None = None) -> dict[str, dg.Configurab
         "mlflow": MlflowResource(
             tracking_uri=settings.mlflow_tracking_uri,
             artifact_dir=settings.mlflow_artifact_root,
+            ui_url=os.environ.get("POWERSEG_MLFLOW_UI_URL", "").strip() or DEFAULT_MLFLOW_UI_URL,
         ),
     }

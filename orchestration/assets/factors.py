@@ -14,7 +14,7 @@ from ml.preprocessing import TooFewLabels
 from ml.tracking import TrackingConfig
 from orchestration.assets.sources import WAREHOUSE_POOL
 from orchestration.partitions import as_of_months, context_months, history_start, single_run
-from orchestration.resources import MlflowResource, WarehouseResource
+from orchestration.resources import MlflowResource, WarehouseResource, mlflow_run_tags
 from powerseg.warehouse import replace_month
 
 FEATURE_MARTS = {
@@ -155,12 +155,6 @@ def training_months(factor: str, months: pd.DataFrame, score_month: dt.date) -> 
     return closed if factor in TRAIN_ON_ALL_CLOSED_MONTHS else closed[-1:]
 
 
-def _mlflow_link(tracking_uri: str, experiment_id: str, run_id: str) -> str:
-    if tracking_uri.startswith(("http://", "https://")):
-        return f"{tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
-    return f"http://127.0.0.1:5000/#/experiments/{experiment_id}/runs/{run_id} (make mlflow)"
-
-
 def build_factor_asset(factor: str) -> dg.AssetsDefinition:
     mart = FEATURE_MARTS[factor]
     deps = [dg.AssetKey(["marts", mart])]
@@ -187,7 +181,9 @@ def build_factor_asset(factor: str) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource
     ) -> dg.MaterializeResult:
         per_month = [
-            score_month(factor, month, warehouse, mlflow, context.log)
+            score_month(
+                factor, month, warehouse, mlflow, context.log, mlflow_run_tags(context, month)
+            )
             for month in context_months(context)
         ]
         metadata = dict(per_month[-1])
@@ -236,6 +232,7 @@ def score_month(
     warehouse: WarehouseResource,
     mlflow: MlflowResource,
     context_log,
+    run_tags: dict[str, str] | None = None,
 ) -> dict:
     """Train on the months of its history window (the same whatever ran before) whose labels
     were known by the end of `as_of_month`, score it, replace its rows in
@@ -297,7 +294,9 @@ def score_month(
             outcomes,
             features_score,
             previous_scores=previous,
-            tracking=TrackingConfig(mlflow.tracking_uri, artifact_root=mlflow.artifact_dir),
+            tracking=TrackingConfig(
+                mlflow.tracking_uri, artifact_root=mlflow.artifact_dir, run_tags=run_tags or {}
+            ),
         )
     except TooFewLabels as exc:
         message = (
@@ -334,7 +333,7 @@ def score_month(
             {
                 "mlflow_run_id": tracking.run_id,
                 "mlflow_run": dg.MetadataValue.url(
-                    _mlflow_link(tracking.tracking_uri, tracking.experiment_id, tracking.run_id)
+                    mlflow.run_url(tracking.experiment_id, tracking.run_id)
                 ),
                 "model": f"{tracking.model_name} v{tracking.model_version}",
                 "promoted_to_champion": tracking.promoted,

@@ -26,7 +26,7 @@ from ml.strategy import SURVEY_COLUMNS, StrategyConfig, build_service_strategy
 from ml.tracking import TrackingConfig
 from orchestration.assets.sources import WAREHOUSE_POOL
 from orchestration.partitions import as_of_months, context_months, months_in_range, single_run
-from orchestration.resources import MlflowResource, WarehouseResource
+from orchestration.resources import MlflowResource, WarehouseResource, mlflow_run_tags
 from powerseg.settings import Settings
 from powerseg.warehouse import replace_month
 
@@ -245,12 +245,6 @@ def output_dirs(warehouse: WarehouseResource) -> tuple[Path, Path]:
     return warehouse_path.parent / "exports", warehouse_path.parent / "reports"
 
 
-def mlflow_run_link(tracking_uri: str, experiment_id: str, run_id: str) -> str:
-    if tracking_uri.startswith(("http://", "https://")):
-        return f"{tracking_uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
-    return f"http://127.0.0.1:5000/#/experiments/{experiment_id}/runs/{run_id} (make mlflow)"
-
-
 def each_month(context: dg.AssetExecutionContext, build_month) -> Iterator[dg.MaterializeResult]:
     """Run `build_month(month)` for every as-of month of the run, oldest first (a month reads the
     month before it: segment ids, migration, balances), and report each asset once: the newest
@@ -334,10 +328,15 @@ def preview(frame: pd.DataFrame, rows: int = 10) -> dg.MetadataValue:
 def segments(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, mlflow: MlflowResource
 ):
-    yield from each_month(context, lambda month: _segments_month(month, warehouse, mlflow))
+    yield from each_month(
+        context,
+        lambda month: _segments_month(month, warehouse, mlflow, mlflow_run_tags(context, month)),
+    )
 
 
-def _segments_month(month: dt.date, warehouse: WarehouseResource, mlflow: MlflowResource):
+def _segments_month(
+    month: dt.date, warehouse: WarehouseResource, mlflow: MlflowResource, run_tags: dict
+):
     config = SegmentationConfig()
     started = time.perf_counter()
     with warehouse.connect(read_only=True) as con:
@@ -346,7 +345,9 @@ def _segments_month(month: dt.date, warehouse: WarehouseResource, mlflow: Mlflow
         previous_segments = previous_month_rows(con, "outputs.customer_segments", month)
     result = segment_customers(scores, config, previous_profiles)
     run = log_segmentation_run(
-        result, TrackingConfig(mlflow.tracking_uri, artifact_root=mlflow.artifact_dir), config
+        result,
+        TrackingConfig(mlflow.tracking_uri, artifact_root=mlflow.artifact_dir, run_tags=run_tags),
+        config,
     )
     if previous_segments is not None:
         migration = segment_migration(previous_segments, result.customer_segments)
@@ -366,7 +367,7 @@ def _segments_month(month: dt.date, warehouse: WarehouseResource, mlflow: Mlflow
         }
     seconds = round(time.perf_counter() - started, 2)
     categories = result.summary["categories"]
-    link = dg.MetadataValue.url(mlflow_run_link(run.tracking_uri, run.experiment_id, run.run_id))
+    link = dg.MetadataValue.url(mlflow.run_url(run.experiment_id, run.run_id))
     profiles = result.segment_profiles
     yield dg.MaterializeResult(
         asset_key=output_key("customer_segments"),

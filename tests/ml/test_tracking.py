@@ -143,3 +143,34 @@ def test_first_channel_version_is_champion_and_an_equal_one_is_not(synthetic_mar
     # the same data gives the same PSI: not strictly better, so the champion stays
     assert not second.tracking.promoted
     assert second.tracking.champion_version == first.tracking.model_version
+
+
+def test_runs_carry_who_ran_them_and_open_as_model_training(synthetic_marts, tmp_path):
+    from dataclasses import replace
+
+    from mlflow import MlflowClient
+
+    from ml.tracking import EXPERIMENT_KIND_TAG, MODEL_EXPERIMENT_KIND
+    from orchestration.resources import MlflowResource
+
+    tags = {"dagster.run_id": "0f540df0-1533", "dagster.partition": "2026-07"}
+    tracking = replace(TrackingConfig(f"sqlite:///{tmp_path}/mlflow.db"), run_tags=tags)
+    result = train_and_score(
+        "channel_activity",
+        synthetic_marts.train["channel_activity"],
+        None,
+        synthetic_marts.score["channel_activity"],
+        tracking=tracking,
+    )
+    client = MlflowClient(tracking.tracking_uri, tracking.tracking_uri)
+    run = client.get_run(result.tracking.run_id)
+    assert {k: run.data.tags[k] for k in tags} == tags
+    experiment = client.get_experiment(result.tracking.experiment_id)
+    assert experiment.tags[EXPERIMENT_KIND_TAG] == MODEL_EXPERIMENT_KIND
+    # the link the Dagster metadata shows opens the run in `make mlflow`, no suffix
+    local = MlflowResource(tracking_uri=tracking.tracking_uri, artifact_dir=str(tmp_path))
+    assert local.run_url(experiment.experiment_id, run.info.run_id) == (
+        f"http://127.0.0.1:5000/#/experiments/{experiment.experiment_id}/runs/{run.info.run_id}"
+    )
+    server = MlflowResource(tracking_uri="https://mlflow.example/", artifact_dir="s3://b")
+    assert server.run_url("3", "abc") == "https://mlflow.example/#/experiments/3/runs/abc"
