@@ -373,3 +373,17 @@ PII_COLUMNS: tuple[str, ...] = tuple(c.name for t in TABLES.values() for c in t.
 # A landing folder holds one sub-folder of Parquet files per table, and a manifest that marks the
 # extract complete once every table has been written.
 MANIFEST_FILE = "_manifest.json"
+
+
+def arrow_types() -> dict:
+    """The Parquet (Arrow) type a producer writes for each contract type."""
+    import pyarrow as pa
+
+    return {
+        "VARCHAR": pa.string(),
+        "DOUBLE": pa.float64(),
+        "INTEGER": pa.int32(),
+        "BOOLEAN": pa.bool_(),
+        "DATE": pa.date32(),
+        "TIMESTAMP": pa.timestamp("us"),
+    }

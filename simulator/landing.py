@@ -16,16 +16,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from powerseg.contract import MANIFEST_FILE, TABLE_NAMES, TABLES
+from powerseg.contract import MANIFEST_FILE, TABLE_NAMES, TABLES, arrow_types
 
-ARROW_TYPES = {
-    "VARCHAR": pa.string(),
-    "DOUBLE": pa.float64(),
-    "INTEGER": pa.int32(),
-    "BOOLEAN": pa.bool_(),
-    "DATE": pa.date32(),
-    "TIMESTAMP": pa.timestamp("us"),
-}
+ARROW_TYPES = arrow_types()
 # Fixed writer options: the same data always gives the same bytes.
 PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd",

@@ -19,16 +19,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from powerseg.contract import MANIFEST_FILE, TABLES
+from powerseg.contract import MANIFEST_FILE, TABLES, arrow_types
 
-ARROW_TYPES = {
-    "VARCHAR": pa.string(),
-    "DOUBLE": pa.float64(),
-    "INTEGER": pa.int32(),
-    "BOOLEAN": pa.bool_(),
-    "DATE": pa.date32(),
-    "TIMESTAMP": pa.timestamp("us"),
-}
+ARROW_TYPES = arrow_types()
 FILLED = ("customers", "bills", "payments", "meter_reads_daily")
 DISTRICTS = ("城东区", "城西区", "高新区", "江北县")
 KINDS = (  # customer_type, tariff, voltage, capacity kVA, mean daily kWh, price CNY/kWh, share

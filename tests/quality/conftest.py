@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from powerseg.contract import TABLES, Column, Table
+from powerseg.contract import TABLES, Column, Table, arrow_types
 from powerseg.landing import load_landing
 from powerseg.manifest import write_manifest
 
@@ -23,14 +23,7 @@ CUSTOMERS = 200
 ROWS = {"customers": CUSTOMERS, "supply_topology": CUSTOMERS, "meter_reads_daily": 2000}
 DEFAULT_ROWS = 400
 
-_ARROW = {
-    "VARCHAR": pa.string(),
-    "DOUBLE": pa.float64(),
-    "INTEGER": pa.int32(),
-    "BOOLEAN": pa.bool_(),
-    "DATE": pa.date32(),
-    "TIMESTAMP": pa.timestamp("us"),
-}
+_ARROW = arrow_types()
 
 
 def customer_id(i: int) -> str:

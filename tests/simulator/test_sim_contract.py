@@ -7,23 +7,15 @@ from __future__ import annotations
 
 import json
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from powerseg.contract import MANIFEST_FILE, TABLE_NAMES, TABLES
+from powerseg.contract import MANIFEST_FILE, TABLE_NAMES, TABLES, arrow_types
 from simulator import TRUTH_FILE
 
 from .conftest import CUSTOMERS, MONTHS, SEED
 
-ARROW_TYPES = {
-    "VARCHAR": pa.string(),
-    "DOUBLE": pa.float64(),
-    "INTEGER": pa.int32(),
-    "BOOLEAN": pa.bool_(),
-    "DATE": pa.date32(),
-    "TIMESTAMP": pa.timestamp("us"),
-}
+ARROW_TYPES = arrow_types()
 
 # Rows that must not exist in a clean extract: what would be wrong -> FROM/WHERE clause.
 MUST_BE_EMPTY = {
