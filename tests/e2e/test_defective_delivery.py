@@ -27,7 +27,7 @@ def clean_extract(tmp_path_factory):
     from simulator import simulate
 
     folder = tmp_path_factory.mktemp("defective_source")
-    simulate(folder, customers=1500, months=12, seed=3, progress=False)
+    simulate(folder, customers=800, months=8, seed=3, progress=False)
     return folder / "raw"
 
 

@@ -27,7 +27,7 @@ def data_dir(tmp_path_factory):
     from simulator import simulate
 
     folder = tmp_path_factory.mktemp("killed")
-    simulate(folder / "landing", customers=1500, months=12, seed=3, progress=False)
+    simulate(folder / "landing", customers=800, months=8, seed=3, progress=False)
     return folder
 
 

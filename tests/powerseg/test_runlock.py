@@ -79,8 +79,8 @@ def test_cli_run_refuses_while_another_run_holds_the_warehouse(tmp_path):
         env["POWERSEG_RAW_DIR"] = str(landing)
         env.pop("POWERSEG_WAREHOUSE", None)
         refused = subprocess.run(
-            [sys.executable, "-m", "powerseg.cli", "run", "--source", "landing"]
-            + ["--as-of", "2026-05"],
+            # the extract's newest month: a month it holds, so the run gets to the lock
+            [sys.executable, "-m", "powerseg.cli", "run", "--source", "landing"],
             env=env,
             capture_output=True,
             text=True,
