@@ -9,6 +9,9 @@ DATA ?= data
 CUSTOMERS ?= 5000
 MONTHS ?= 24
 SEED ?= 42
+# `make run` builds the newest two months, so every model has a second version (promoted or
+# kept as challenger) and segment_migration has rows.
+RUN_MONTHS ?= 2
 BENCH_CUSTOMERS ?= 100000
 BENCH_MONTHS ?= 12
 # The suite runs on this many processes (three keep both cores busy while the long end-to-end
@@ -31,7 +34,7 @@ install-dev: uv
 
 run: install
 	$(UV) run powerseg simulate --customers $(CUSTOMERS) --months $(MONTHS) --seed $(SEED) --out $(DATA)
-	$(UV) run powerseg run --data-dir $(DATA)
+	$(UV) run powerseg backfill --data-dir $(DATA) --newest $(RUN_MONTHS)
 
 test: install-dev
 	$(UV) run pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder --durations=25

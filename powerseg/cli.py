@@ -54,6 +54,16 @@ def _month(value: str) -> str:
     return value
 
 
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of months >= 1, got {value!r}")
+    return number
+
+
 def _settings(data_dir: str | None) -> Settings:
     if data_dir:
         os.environ["POWERSEG_DATA_DIR"] = str(Path(data_dir).resolve())
@@ -361,7 +371,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             details={
                 "as_of": months_label(months),
                 "command": (
-                    "powerseg backfill" if getattr(args, "from_month", None) else "powerseg run"
+                    "powerseg backfill"
+                    if getattr(args, "from_month", None) or getattr(args, "newest", None)
+                    else "powerseg run"
                 ),
             },
             on_wait=waiting,
@@ -388,6 +400,11 @@ def _run_months(args: argparse.Namespace, settings: Settings) -> tuple[str, str]
     months = (args.as_of, args.as_of) if args.as_of else None
     if getattr(args, "from_month", None):
         months = (args.from_month, args.to_month or args.from_month)
+    if getattr(args, "newest", None):
+        if args.to_month:
+            raise ValueError("--to goes with --from; --newest N ends at the newest complete month")
+        newest = newest_complete_month(settings)
+        months = (_shift_month(newest, 1 - args.newest), newest)
     if months is None:
         newest = newest_complete_month(settings)
         months = (newest, newest)
@@ -395,6 +412,11 @@ def _run_months(args: argparse.Namespace, settings: Settings) -> tuple[str, str]
     if start > end:
         raise ValueError(f"--from {months[0]} is after --to {months[1]}")
     return start, end
+
+
+def _shift_month(month: str, months: int) -> str:
+    index = int(month[:4]) * 12 + int(month[5:7]) - 1 + months
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
 
 
 def months_label(months: tuple[str, str]) -> str:
@@ -808,8 +830,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="materialise a range of as-of months in one run (each as a single-month run would)",
     )
     backfill.add_argument("--data-dir", help="data folder (default $POWERSEG_DATA_DIR or ./data)")
-    backfill.add_argument("--from", dest="from_month", type=_month, required=True)
-    backfill.add_argument("--to", dest="to_month", type=_month, required=True)
+    span = backfill.add_mutually_exclusive_group(required=True)
+    span.add_argument("--from", dest="from_month", type=_month, help="first as-of month YYYY-MM")
+    span.add_argument(
+        "--newest",
+        type=_positive,
+        metavar="N",
+        help="the newest N complete months of the extract (N=2 gives every model a challenger)",
+    )
+    backfill.add_argument(
+        "--to", dest="to_month", type=_month, help="last as-of month YYYY-MM (default: --from)"
+    )
     backfill.add_argument(
         "--source",
         choices=["simulator", "landing"],

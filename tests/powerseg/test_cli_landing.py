@@ -5,6 +5,7 @@ byte-identical by `powerseg run` and `powerseg simulate`, a mistyped --data-dir 
 import hashlib
 import json
 import os
+from datetime import date
 
 import dagster as dg
 import duckdb
@@ -298,3 +299,32 @@ def test_ui_materialisation_reports_unlisted_files_and_refuses_a_wrong_count(tmp
     while error.cause is not None:
         error = error.cause
     assert f"customers: manifest says {found - 1:,} rows, files hold {found:,}" in error.message
+
+
+def test_backfill_newest_takes_the_newest_complete_months_of_the_delivery(tmp_path, monkeypatch):
+    from powerseg import cli
+
+    data = tmp_path / "data"
+    write_clean_extract(data / "raw")
+    manifest, _ = write_manifest(data / "raw", extract_start=date(2025, 1, 1))
+    for key, value in cli_env(data).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("POWERSEG_SOURCE", "landing")
+    settings = cli._settings(str(data))
+    newest = cli.newest_complete_month(settings)
+    assert newest <= manifest["extract_end"][:7]
+
+    args = cli.build_parser().parse_args(["backfill", "--data-dir", str(data), "--newest", "3"])
+    start, end = cli._run_months(args, settings)
+
+    assert end == f"{newest}-01"
+    assert start == f"{cli._shift_month(newest, -2)}-01"
+    parser = cli.build_parser()
+    for bad in (["--newest", "0"], ["--newest", "2", "--from", newest], []):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["backfill", *bad])
+    too_many = parser.parse_args(["backfill", "--newest", "40"])
+    with pytest.raises(ValueError, match="is not a partition: the months that exist run from"):
+        cli._run_months(too_many, settings)
+    with pytest.raises(ValueError, match="--to goes with --from"):
+        cli._run_months(parser.parse_args(["backfill", "--newest", "2", "--to", newest]), settings)
