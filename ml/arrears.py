@@ -15,7 +15,14 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
 from ml.config import ArrearsConfig
-from ml.preprocessing import TooFewLabels, numeric_matrix, require_columns, top_reasons
+from ml.preprocessing import (
+    TooFewLabels,
+    assign_tiers,
+    fit_tier_thresholds,
+    numeric_matrix,
+    require_columns,
+    top_reasons,
+)
 
 MIN_POINTS_LOST = 0.5  # a bin costing less than half a point is not worth telling a customer
 
@@ -41,6 +48,15 @@ def probability_from_points(
     factor, offset = scaling_constants(base_points, base_odds, pdo)
     odds_good = np.exp((np.asarray(points, dtype="float64") - offset) / factor)
     return 1 / (1 + odds_good)
+
+
+def grades_from_probability(probability, grade_max_pd: dict[str, float]) -> np.ndarray:
+    """The first grade (best first) whose upper PD bound the probability stays below; the
+    worst grade takes the rest."""
+    letters = sorted(grade_max_pd, key=grade_max_pd.get)
+    p = np.asarray(probability, dtype="float64")
+    conditions = [p < grade_max_pd[letter] for letter in letters[:-1]]
+    return np.select(conditions, letters[:-1], default=letters[-1]).astype(object)
 
 
 def _binning_process(cfg: ArrearsConfig, features: list[str]):
@@ -129,6 +145,8 @@ class ArrearsScorecard(ClassifierMixin, BaseEstimator):
         self.classifier_ = classifier
         self.classes_ = classifier.classes_
         self._build_points_tables()
+        self.base_rate_ = float(labels.mean())
+        self.tier_thresholds_ = fit_tier_thresholds(None, cfg.tiers, self.base_rate_)
         return self
 
     def _bin_indices(self, data: pd.DataFrame, feature: str) -> np.ndarray:
@@ -212,11 +230,8 @@ class ArrearsScorecard(ClassifierMixin, BaseEstimator):
         indices = self._feature_indices(frame)
         return np.sum([self._bin_points[f][indices[f]] for f in self.selected_features_], axis=0)
 
-    def grades(self, points: np.ndarray) -> np.ndarray:
-        grade_min = self.resolved_config.grade_min_points
-        letters = sorted(grade_min, key=grade_min.get, reverse=True)
-        conditions = [points >= grade_min[letter] for letter in letters]
-        return np.select(conditions, letters, default=letters[-1]).astype(object)
+    def grades(self, probability: np.ndarray) -> np.ndarray:
+        return grades_from_probability(probability, self.resolved_config.grade_max_pd)
 
     def score_frame(self, frame: pd.DataFrame) -> pd.DataFrame:
         cfg = self.resolved_config
@@ -227,14 +242,13 @@ class ArrearsScorecard(ClassifierMixin, BaseEstimator):
         bin_text = np.column_stack([self._bin_text[f][indices[f]] for f in features])
         points = bin_points.sum(axis=1)
         probability = probability_from_points(points, cfg.base_points, cfg.base_odds, cfg.pdo)
-        grades = self.grades(points)
         out = pd.DataFrame(
             {
                 "probability": probability,
                 "score": np.round(100 * probability, 2),
                 "points": np.round(points, 1),
-                "grade": grades,
-                "tier": pd.Series(grades).map(cfg.grade_tiers).to_numpy(dtype=object),
+                "grade": self.grades(probability),
+                "tier": assign_tiers(100 * probability, self.tier_thresholds_),
             },
             index=frame.index,
         )

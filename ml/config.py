@@ -20,16 +20,23 @@ class TierRule:
     `method="quantile"`: `high` and `medium` are population shares (0.10, 0.20 = top 10 % high,
     the next 20 % medium), turned into score thresholds on the training data at fit time so that
     scoring a later month uses fixed thresholds. `method="cutoff"`: `high` and `medium` are score
-    thresholds (score >= high is high).
+    thresholds (score >= high is high). `method="base_rate"` (the supervised factors): `high` and
+    `medium` are multiples of the training base rate that a calibrated probability must reach
+    (2.0, 1.0 = high at twice the base rate or more, medium from the base rate), so "high risk"
+    means a risk well above the average customer's, whatever share of customers that is.
     """
 
-    method: Literal["quantile", "cutoff"] = "quantile"
+    method: Literal["quantile", "cutoff", "base_rate"] = "quantile"
     high: float = 0.10
     medium: float = 0.20
 
     def __post_init__(self) -> None:
-        if self.method not in ("quantile", "cutoff"):
-            raise ValueError(f"tier method must be 'quantile' or 'cutoff', got {self.method!r}")
+        if self.method not in ("quantile", "cutoff", "base_rate"):
+            raise ValueError(
+                f"tier method must be 'quantile', 'cutoff' or 'base_rate', got {self.method!r}"
+            )
+        if self.method == "base_rate" and not self.high >= self.medium > 0:
+            raise ValueError("base-rate tier multiples need high >= medium > 0")
         shares_valid = self.high > 0 and self.medium >= 0 and self.high + self.medium <= 1
         if self.method == "quantile" and not shares_valid:
             raise ValueError("quantile tier shares must be positive and sum to at most 1")
@@ -46,6 +53,13 @@ class TrainingConfig:
     # Below these a supervised factor is skipped for the month (too few labels), not failed.
     min_training_rows: int = 8
     min_positives_per_side: int = 1
+    # Quality floors a supervised model must pass to become champion (see ml/tracking.py): a
+    # hold-out AUC above min_auc, not below the rule baseline, not below the best single feature
+    # beyond the noise of its bootstrap interval, and a hold-out with enough positives to tell.
+    min_auc: float = 0.55
+    min_holdout_positives: int = 30
+    auc_interval_level: float = 0.90
+    bootstrap_rounds: int = 200
 
 
 @dataclass(frozen=True)
@@ -123,7 +137,8 @@ class OutageSensitivityConfig:
     regularisation_c: float = 1.0
     class_weight: str | None = None  # "balanced" trades calibrated probabilities for recall
     n_reasons: int = 3
-    tiers: TierRule = TierRule(method="quantile", high=0.10, medium=0.20)
+    # high = at least twice the base rate of outage contacts, medium = above the base rate
+    tiers: TierRule = TierRule(method="base_rate", high=2.0, medium=1.0)
     top_k_share: float = 0.10  # precision@k reported on the top 10 % of the hold-out
     seed: int = RANDOM_SEED
 
@@ -168,14 +183,13 @@ class ArrearsConfig:
     base_points: float = 600.0
     base_odds: float = 50.0  # good:bad odds at base_points
     pdo: float = 20.0  # points to double the odds
-    # grade = first letter whose minimum points the customer reaches; A is the best
-    grade_min_points: dict[str, float] = field(
-        default_factory=lambda: {"A": 620.0, "B": 590.0, "C": 560.0, "D": 530.0, "E": float("-inf")}
+    # grade = first letter whose upper bound the calibrated probability of arrears stays below
+    # (A best): fixed PD bands, so a grade means the same risk in every month and every utility
+    grade_max_pd: dict[str, float] = field(
+        default_factory=lambda: {"A": 0.03, "B": 0.08, "C": 0.15, "D": 0.30, "E": 1.0}
     )
-    # the risk tier follows the grade: poor grades are a high arrears risk
-    grade_tiers: dict[str, str] = field(
-        default_factory=lambda: {"A": "low", "B": "low", "C": "medium", "D": "high", "E": "high"}
-    )
+    # the tier is the probability against the base rate: high = at least twice it
+    tiers: TierRule = TierRule(method="base_rate", high=2.0, medium=1.0)
     n_reasons: int = 3
     top_k_share: float = 0.10  # precision@k reported on the riskiest 10 % of the hold-out
     seed: int = RANDOM_SEED
@@ -247,7 +261,9 @@ class InspectionConfig:
     hgb_learning_rate: float = 0.05
     hgb_max_leaf_nodes: int = 15
     threshold_digits: int = 4  # significant digits of thresholds in the rule text
-    tiers: TierRule = TierRule(method="quantile", high=0.05, medium=0.15)
+    # high = at least twice the inspected base rate of findings (the inspection list), medium =
+    # above it (watch remotely)
+    tiers: TierRule = TierRule(method="base_rate", high=2.0, medium=1.0)
     top_k_share: float = 0.10  # the inspection list: top 10 % of the hold-out by risk
     seed: int = RANDOM_SEED
 

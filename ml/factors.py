@@ -16,15 +16,18 @@ import pandas as pd
 from ml import metrics as m
 from ml import plots
 from ml.arrears import ArrearsScorecard
+from ml.baselines import RULE_VERSION, RuleBaselineModel, baseline_metrics, rule_model_name
 from ml.channel_activity import ChannelActivityModel
 from ml.config import FACTORS, TrainingConfig, config_as_params, resolve_config
 from ml.contribution import ContributionModel
 from ml.inspection import InspectionRiskModel
 from ml.outage_sensitivity import OutageSensitivityModel
-from ml.preprocessing import KEY_COLUMNS, TooFewLabels, require_columns
-from ml.tracking import FactorRun, PromotionRule, TrackingConfig, TrackingResult
+from ml.preprocessing import KEY_COLUMNS, TooFewLabels, numeric_matrix, require_columns
+from ml.tracking import FactorRun, PromotionRule, QualityFloor, TrackingConfig, TrackingResult
 
 UNREGISTERED = "unregistered"
+SCORED_BY_MODEL = "model"
+SCORED_BY_RULE = "rule baseline"
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,10 @@ class FactorResult:
     tracking: TrackingResult | None = None
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     texts: dict[str, str] = field(default_factory=dict)
+    scored_by: str = SCORED_BY_MODEL  # or SCORED_BY_RULE when no version passed the floors
+    quality_failures: tuple[str, ...] = ()  # why the new version fell short of the floors
+    training_months: tuple[str, ...] = ()  # the as-of months pooled for training ('YYYY-MM')
+    feature_psi: dict[str, float] = field(default_factory=dict)  # training rows vs scored month
 
     @property
     def model_version(self) -> str:
@@ -99,6 +106,7 @@ def _evaluate_classifier(estimator, holdout: HoldOut, top_k_share: float) -> dic
             "brier": report.brier,
             "expected_calibration_error": report.expected_calibration_error,
             "holdout_positive_rate": float(np.mean(y)),
+            "holdout_positives": float(np.sum(y)),
         }
     return {
         "auc": m.roc_auc(y, probability),
@@ -109,7 +117,21 @@ def _evaluate_classifier(estimator, holdout: HoldOut, top_k_share: float) -> dic
         "brier": report.brier,
         "expected_calibration_error": report.expected_calibration_error,
         "holdout_positive_rate": float(np.mean(y)),
+        "holdout_positives": float(np.sum(y)),
     }
+
+
+def _auc_interval(estimator, holdout: HoldOut, training: TrainingConfig) -> dict[str, float]:
+    if np.unique(holdout.labels).size < 2:
+        return {"auc_low": float("nan"), "auc_high": float("nan")}
+    low, high = m.bootstrap_auc_interval(
+        holdout.labels,
+        estimator.predict_proba(holdout.features)[:, 1],
+        training.auc_interval_level,
+        training.bootstrap_rounds,
+        training.seed,
+    )
+    return {"auc_low": low, "auc_high": high}
 
 
 def _evaluate_contribution(estimator: ContributionModel, holdout: HoldOut, cfg) -> dict[str, float]:
@@ -427,6 +449,34 @@ def _split(features: pd.DataFrame, labels, training: TrainingConfig):
     return (features.iloc[fit_rows], fit_labels), (features.iloc[holdout_rows], holdout_labels)
 
 
+def _months(values: pd.Series) -> tuple[str, ...]:
+    return tuple(sorted({ts.strftime("%Y-%m") for ts in pd.to_datetime(values.dropna().unique())}))
+
+
+def _numeric_inputs(estimator) -> list[str]:
+    """The estimator's numeric input columns (the categorical ones have no order to rank by)."""
+    cfg = estimator.resolved_config
+    return list(getattr(cfg, "numeric_features", None) or getattr(cfg, "features", ()))
+
+
+def feature_psi(training: pd.DataFrame, scoring: pd.DataFrame, columns) -> dict[str, float]:
+    """PSI of each numeric feature between the training rows and the scored month (deciles of
+    the training values; a NULL is its own bin), so a model owner sees what moved."""
+    result = {}
+    train_matrix = numeric_matrix(training, list(columns))
+    score_matrix = numeric_matrix(scoring, list(columns))
+    for i, name in enumerate(columns):  # a loop over features, each vectorised
+        train, score = train_matrix[:, i], score_matrix[:, i]
+        if np.isnan(train).all() or np.isnan(score).all():
+            continue
+        # NULL becomes a value below every other, so a column filling up or emptying shows
+        low = np.nanmin(np.r_[train, score]) - 1.0
+        result[name] = m.population_stability_index(
+            np.where(np.isnan(train), low, train), np.where(np.isnan(score), low, score)
+        )
+    return result
+
+
 # ---------------------------------------------------------------- scoring
 
 
@@ -523,33 +573,71 @@ def train_and_score(
         ),
         score_features=features_score if factor == "channel_activity" else None,
     )
-    holdout_metrics = spec.evaluate(new_model, holdout, cfg)
-    windows = _data_windows(features_train, features_score, label is not None, training)
+    supervised = label is not None
+    baselines, baseline_params = (
+        baseline_metrics(factor, holdout_features, holdout_labels, _numeric_inputs(new_model))
+        if supervised
+        else ({}, {})
+    )
+
+    def evaluate(estimator) -> dict[str, float]:
+        """Every candidate (new and champion) on the same hold-out, beside the same baselines."""
+        result = spec.evaluate(estimator, holdout, cfg)
+        if supervised:
+            result.update(_auc_interval(estimator, holdout, training))
+            result.update(baselines)
+        return result
+
+    holdout_metrics = evaluate(new_model)
+    floor = QualityFloor(training.min_auc, training.min_holdout_positives) if supervised else None
+    windows = _data_windows(features_train, features_score, supervised, training)
+    months_pooled = _months(train_rows["as_of_month"])
     row_counts = {
         "train_rows": len(features_train),
         "labelled_rows": len(train_rows),
         "fit_rows": len(fit_features),
         "holdout_rows": len(holdout_features),
         "score_rows": len(features_score),
+        "training_months": len(months_pooled),
     }
     if labels is not None:
         row_counts["train_positive_rows"] = int(labels.sum())
+    drift = feature_psi(train_rows, features_score, _numeric_inputs(new_model))
     figures, tables, texts = spec.artifacts(new_model, holdout, cfg, tracking is not None)
+    tables["tables/feature_psi.csv"] = pd.DataFrame(
+        {"feature": list(drift), "psi_training_vs_scoring": list(drift.values())}
+    )
 
+    def rule_scores() -> tuple[RuleBaselineModel, pd.DataFrame]:
+        rule_model = RuleBaselineModel(factor, cfg).fit(fit_features, fit_labels)
+        return rule_model, score_customers(
+            rule_model, features_score, rule_model_name(factor), RULE_VERSION
+        )
+
+    failures = tuple(floor.failures(holdout_metrics)) if floor else ()
     if tracking is None:
-        scores = score_customers(new_model, features_score, f"powerseg_{factor}", UNREGISTERED)
+        scoring_model, scored_by = new_model, SCORED_BY_MODEL
+        if failures:
+            scoring_model, scores = rule_scores()
+            scored_by = SCORED_BY_RULE
+        else:
+            scores = score_customers(new_model, features_score, f"powerseg_{factor}", UNREGISTERED)
         return FactorResult(
             factor,
             scores,
             holdout_metrics,
             _score_metrics(scores, previous_scores),
-            new_model,
+            scoring_model,
             new_model,
             windows,
             row_counts,
             None,
             tables,
             texts,
+            scored_by,
+            failures,
+            months_pooled,
+            drift,
         )
 
     with FactorRun(tracking, factor, run_name=f"{factor} {windows.score_as_of_month}") as run:
@@ -558,10 +646,19 @@ def train_and_score(
                 **config_as_params(cfg),
                 **config_as_params(training, "training."),
                 **windows.as_params(),
+                **baseline_params,
+                "training_months": ",".join(months_pooled),
                 "model_class": type(new_model).__name__,
             }
         )
-        run.log_metrics({**holdout_metrics, **{f"rows_{k}": v for k, v in row_counts.items()}})
+        run.log_metrics(
+            {
+                **holdout_metrics,
+                **{f"rows_{k}": v for k, v in row_counts.items()},
+                **{f"psi_feature_{k}": v for k, v in drift.items()},
+                **({"psi_feature_max": max(drift.values())} if drift else {}),
+            }
+        )
         for path, figure in figures.items():
             run.log_figure(figure, path)
         for path, table in tables.items():
@@ -570,17 +667,19 @@ def train_and_score(
             run.log_text(text, path)
         version = run.log_model(new_model, features_score)
         decision = run.decide_champion(
-            version,
-            holdout_metrics,
-            lambda estimator: spec.evaluate(estimator, holdout, cfg),
-            spec.rule,
-            new_model,
+            version, holdout_metrics, evaluate, spec.rule, new_model, floor
         )
-        scoring_model = decision.scoring_estimator
-        scores = score_customers(
-            scoring_model, features_score, run.model_name, decision.scoring_version
-        )
+        if decision.scoring_version is None:
+            scoring_model, scores = rule_scores()
+            scored_by = SCORED_BY_RULE
+        else:
+            scoring_model = decision.scoring_estimator
+            scores = score_customers(
+                scoring_model, features_score, run.model_name, decision.scoring_version
+            )
+            scored_by = SCORED_BY_MODEL
         score_metrics = _score_metrics(scores, previous_scores)
+        score_metrics["scored_by_rule_baseline"] = float(scored_by == SCORED_BY_RULE)
         run.log_metrics(score_metrics)
         result = run.result(version, holdout_metrics, decision)
     return FactorResult(
@@ -595,4 +694,8 @@ def train_and_score(
         result,
         tables,
         texts,
+        scored_by,
+        failures,
+        months_pooled,
+        drift,
     )

@@ -211,7 +211,8 @@ class InspectionRiskModel(ClassifierMixin, BaseEstimator):
         )
         leaf_stats.insert(1, "rule", leaf_stats["leaf_id"].map(self._leaf_rules))
         self.leaf_rules_ = leaf_stats.sort_values("probability", ascending=False, ignore_index=True)
-        self.tier_thresholds_ = fit_tier_thresholds(100 * probability, cfg.tiers)
+        self.base_rate_ = float(labels.mean())
+        self.tier_thresholds_ = fit_tier_thresholds(100 * probability, cfg.tiers, self.base_rate_)
         return self
 
     def _corrected(self, weighted_probability: np.ndarray) -> np.ndarray:

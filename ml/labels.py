@@ -358,7 +358,26 @@ def validate_label_registry(registry: pd.DataFrame) -> pd.DataFrame:
     if invalid:
         raise ValueError(f"validity_months must be a whole number >= 1 for label(s) {invalid}")
     registry["validity_months"] = validity.astype(int)
+    registry["max_share"] = _max_shares(registry)
     return registry.reset_index(drop=True)
+
+
+def _max_shares(registry: pd.DataFrame) -> pd.Series:
+    """The optional `max_share` column as floats (NaN = no cap), each in (0, 1] and only on
+    labels that have a score to rank their carriers by."""
+    if "max_share" not in registry.columns:
+        return pd.Series(np.nan, index=registry.index)
+    text = registry["max_share"].astype("string").fillna("").str.strip()
+    shares = pd.to_numeric(text.where(text != ""), errors="coerce")
+    invalid = registry.loc[(text != "") & ~((shares > 0) & (shares <= 1)), "code"].tolist()
+    if invalid:
+        raise ValueError(f"max_share must be a share in (0, 1] or empty for label(s) {invalid}")
+    unranked = registry.loc[shares.notna() & (registry["score_rule"] == ""), "code"].tolist()
+    if unranked:
+        raise ValueError(
+            f"label(s) {unranked} have a max_share but no score_rule to choose who keeps them"
+        )
+    return shares.astype("float64")
 
 
 def required_columns(registry: pd.DataFrame) -> set[str]:
@@ -385,13 +404,16 @@ def evaluate_labels(scores: pd.DataFrame, registry: pd.DataFrame | None = None) 
     """The month's `customer_labels` long table: one row per customer and label carried.
 
     A yes/no rule gives the label (value "true") where it holds; a valued rule (a column, a `band`)
-    gives its value where it is not null. `score` comes from the optional `score_rule`.
+    gives its value where it is not null. `score` comes from the optional `score_rule`. A yes/no
+    label with a `max_share` keeps only its highest-scored carriers up to that share of the
+    month's customers; `result.attrs["capped"]` names the labels that were cut, with counts.
     """
     registry = load_label_registry() if registry is None else validate_label_registry(registry)
     as_of_month = single_month(scores)
     require_unique_customers(scores)
     frame = scores.reset_index(drop=True)
     pieces = []
+    capped: dict[str, tuple[int, int]] = {}
     for label in registry.itertuples(index=False):
         owner = f"label {label.code!r}"
         result = evaluate_rule(frame, label.rule, owner=owner)
@@ -402,9 +424,18 @@ def evaluate_labels(scores: pd.DataFrame, registry: pd.DataFrame | None = None) 
             carried = result.notna().to_numpy()
             values = _as_text(result[carried])
         if label.score_rule:
-            score = pd.to_numeric(
+            all_scores = pd.to_numeric(
                 evaluate_rule(frame, label.score_rule, owner=f"{owner} score"), errors="coerce"
-            ).to_numpy(dtype="float64")[carried]
+            ).to_numpy(dtype="float64")
+            if np.isfinite(label.max_share):
+                if not is_boolean(result):
+                    raise ValueError(f"{owner}: max_share applies to yes/no labels only")
+                kept = cap_carriers(carried, all_scores, label.max_share, frame["customer_id"])
+                if kept.sum() < carried.sum():
+                    capped[label.code] = (int(carried.sum()), int(kept.sum()))
+                    carried = kept
+                    values = np.full(int(carried.sum()), FLAG_VALUE, dtype=object)
+            score = all_scores[carried]
         else:
             score = np.full(int(carried.sum()), np.nan)
         pieces.append(
@@ -421,7 +452,32 @@ def evaluate_labels(scores: pd.DataFrame, registry: pd.DataFrame | None = None) 
         )
     labels = pd.concat(pieces, ignore_index=True) if pieces else pd.DataFrame()
     labels.insert(0, "as_of_month", as_of_month)
-    return labels.loc[:, list(CUSTOMER_LABEL_COLUMNS)]
+    labels = labels.loc[:, list(CUSTOMER_LABEL_COLUMNS)]
+    # label code -> (customers the rule gave it, customers who kept it under max_share)
+    labels.attrs["capped"] = capped
+    return labels
+
+
+# A share of a handful of customers (a pilot, a hand-checked sample) means nothing: no cap below.
+MIN_CAPPED_POPULATION = 100
+
+
+def cap_carriers(carried: np.ndarray, score: np.ndarray, max_share: float, customer_ids):
+    """`carried` limited to the ceil(max_share · customers) carriers with the highest score
+    (ties and missing scores broken by customer id, so a rerun keeps the same customers)."""
+    limit = int(np.ceil(max_share * carried.size))
+    if carried.size < MIN_CAPPED_POPULATION or carried.sum() <= limit:
+        return carried
+    order = np.lexsort(
+        (
+            np.asarray(customer_ids, dtype=str),
+            -np.nan_to_num(score, nan=-np.inf),
+            ~carried,  # carriers first
+        )
+    )
+    kept = np.zeros(carried.size, dtype=bool)
+    kept[order[:limit]] = True
+    return kept & carried
 
 
 def _as_text(values: pd.Series) -> np.ndarray:

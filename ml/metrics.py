@@ -228,3 +228,29 @@ def spearman(a, b) -> float:
     if present.sum() < 3 or np.ptp(a[present]) == 0 or np.ptp(b[present]) == 0:
         return float("nan")
     return float(spearmanr(a[present], b[present]).statistic)
+
+
+def bootstrap_auc_interval(
+    y_true, score, level: float = 0.90, rounds: int = 200, seed: int = 0
+) -> tuple[float, float]:
+    """The central `level` interval of the AUC over `rounds` stratified bootstrap resamples.
+
+    Positives and negatives are resampled separately (each to its own count), so every resample
+    has both classes and the base rate of the hold-out; (nan, nan) without both classes.
+    """
+    y, s = _binary_arrays(y_true, score)
+    positives, negatives = s[y], s[~y]
+    if positives.size == 0 or negatives.size == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    n_pos, n_neg = positives.size, negatives.size
+    aucs = np.empty(rounds)
+    for i in range(rounds):  # a loop over resamples, each one vectorised over the hold-out
+        sample = np.r_[
+            positives[rng.integers(0, n_pos, n_pos)], negatives[rng.integers(0, n_neg, n_neg)]
+        ]
+        ranks = rankdata(sample)
+        aucs[i] = (ranks[:n_pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    tail = (1 - level) / 2
+    low, high = np.quantile(aucs, [tail, 1 - tail])
+    return float(low), float(high)

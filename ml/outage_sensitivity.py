@@ -58,8 +58,9 @@ class OutageSensitivityModel(ClassifierMixin, BaseEstimator):
         self.coefficients_ = pd.DataFrame(
             {"feature": self.feature_names_, "coefficient": self.classifier_.coef_[0]}
         )
+        self.base_rate_ = float(labels.mean())
         self.tier_thresholds_ = fit_tier_thresholds(
-            100 * self.predict_proba(frame)[:, 1], cfg.tiers
+            100 * self.predict_proba(frame)[:, 1], cfg.tiers, self.base_rate_
         )
         return self
 

@@ -111,10 +111,17 @@ def one_hot(frame: pd.DataFrame, column: str, categories: list[str]) -> np.ndarr
     return (values[:, None] == np.asarray(categories, dtype=object)[None, :]).astype("float64")
 
 
-def fit_tier_thresholds(training_scores: np.ndarray, rule: TierRule) -> tuple[float, float]:
-    """Score thresholds (high, medium) that `assign_tiers` applies."""
+def fit_tier_thresholds(
+    training_scores: np.ndarray, rule: TierRule, base_rate: float | None = None
+) -> tuple[float, float]:
+    """Score thresholds (high, medium) that `assign_tiers` applies; a 0-100 score is 100 × the
+    probability, so a base-rate rule puts the thresholds at 100 × multiple × base rate."""
     if rule.method == "cutoff":
         return float(rule.high), float(rule.medium)
+    if rule.method == "base_rate":
+        if base_rate is None or not 0 < base_rate < 1:
+            raise ValueError(f"base-rate tiers need a base rate in (0, 1), got {base_rate}")
+        return 100 * rule.high * base_rate, 100 * rule.medium * base_rate
     scores = np.asarray(training_scores, dtype="float64")
     high = float(np.quantile(scores, 1 - rule.high))
     medium = float(np.quantile(scores, 1 - rule.high - rule.medium))

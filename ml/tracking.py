@@ -1,7 +1,8 @@
 """MLflow bookkeeping of the factor models: one experiment per factor, runs, registry, champion.
 
-A new model version takes the `champion` alias only when it beats the current champion on the
-factor's primary metric, both evaluated on the same hold-out; otherwise it becomes `challenger`.
+A new model version takes the `champion` alias only when it passes the quality floors and beats the
+current champion on the factor's primary metric, both evaluated on the same hold-out; otherwise it
+becomes `challenger`.
 """
 
 from __future__ import annotations
@@ -101,9 +102,47 @@ class PromotionRule:
 
 
 @dataclass(frozen=True)
+class QualityFloor:
+    """What a supervised model version must show on its hold-out before it may score customers.
+
+    The rule baseline is a hard bar (a model must never rank worse than the one-line rule); the
+    best single feature is picked on the hold-out itself, so a model need only reach it within
+    the noise of its own AUC (the upper end of the bootstrap interval).
+    """
+
+    min_auc: float = 0.55
+    min_holdout_positives: int = 30
+
+    def failures(self, metrics: Mapping[str, float]) -> list[str]:
+        """Why `metrics` (auc, auc_high, holdout_positives, baselines) fall short; [] = pass."""
+        found = []
+        positives = int(metrics.get("holdout_positives", 0))
+        if positives < self.min_holdout_positives:
+            found.append(
+                f"the hold-out has {positives} positives, fewer than the "
+                f"{self.min_holdout_positives} needed to judge a model"
+            )
+        auc = float(metrics.get("auc", float("nan")))
+        if not np.isfinite(auc) or auc <= self.min_auc:
+            found.append(f"hold-out AUC {auc:.3f} is not above the floor {self.min_auc:.2f}")
+            return found
+        rule_auc = float(metrics.get("baseline_rule_auc", float("nan")))
+        if np.isfinite(rule_auc) and auc < rule_auc:
+            found.append(f"hold-out AUC {auc:.3f} is below the rule baseline's {rule_auc:.3f}")
+        feature_auc = float(metrics.get("baseline_best_feature_auc", float("nan")))
+        auc_high = float(metrics.get("auc_high", auc))
+        if np.isfinite(feature_auc) and auc_high < feature_auc:
+            found.append(
+                f"hold-out AUC {auc:.3f} (90 % interval up to {auc_high:.3f}) is below the best "
+                f"single feature's {feature_auc:.3f}"
+            )
+        return found
+
+
+@dataclass(frozen=True)
 class ChampionDecision:
     promoted: bool
-    scoring_version: str
+    scoring_version: str | None  # None: no version passes the floors, the rule baseline scores
     previous_champion_version: str | None
     champion_metrics: dict[str, float] | None  # the previous champion on the same hold-out
     reason: str
@@ -123,7 +162,7 @@ class TrackingResult:
     model_version: str  # the version this run registered
     model_uri: str
     promoted: bool
-    champion_version: str  # the version that scored the customers
+    champion_version: str  # the version that scored the customers ("rule" for the baseline)
     previous_champion_version: str | None
     metrics: dict[str, float]
     champion_metrics: dict[str, float] | None
@@ -353,16 +392,23 @@ class FactorRun:
         evaluate: Callable[[Any], dict[str, float]],
         rule: PromotionRule,
         new_estimator: Any,
+        floor: QualityFloor | None = None,
     ) -> ChampionDecision:
-        """Compare with the current champion on the same hold-out and move the aliases."""
+        """Compare with the current champion on the same hold-out and move the aliases.
+
+        With a `floor` (supervised factors) a version must pass it to be promoted — the first
+        version too — and the champion must still pass it on this hold-out to keep scoring; when
+        neither does, `scoring_version` is None and the caller scores with the rule baseline.
+        """
         import mlflow
 
         current = champion_version(self.client, self.model_name)
         champion_metrics = None
         champion_estimator = None
-        if current is None:
-            promoted, reason = True, "first version of this model: champion by default"
-        else:
+        new_failures = floor.failures(new_metrics) if floor else []
+        champion_failures: list[str] = []
+        champion_usable = False
+        if current is not None:
             try:
                 champion_estimator = load_estimator(self.model_name, current)
                 champion_metrics = evaluate(champion_estimator)
@@ -370,35 +416,56 @@ class FactorRun:
                 log.warning(
                     "champion v%s of %s could not be evaluated: %s", current, self.model_name, error
                 )
-                promoted = True
-                reason = f"champion v{current} could not be evaluated ({error}); replaced"
+                champion_failures = [f"champion v{current} could not be evaluated ({error})"]
             else:
-                promoted = rule.beats(new_metrics, champion_metrics)
-                direction = "higher" if rule.higher_is_better else "lower"
+                champion_failures = floor.failures(champion_metrics) if floor else []
+                champion_usable = not champion_failures
+        floors = f"; quality floors: {'; '.join(new_failures)}" if new_failures else ""
+        if new_failures:
+            promoted = False
+            if champion_usable:
+                reason = f"new v{new_version} kept as challenger{floors}"
+            else:
+                why = f" (champion v{current}: {'; '.join(champion_failures)})" if current else ""
                 reason = (
-                    f"{rule.metric} ({direction} is better): new v{new_version} "
-                    f"{new_metrics[rule.metric]:.4f} vs champion v{current} "
-                    f"{champion_metrics[rule.metric]:.4f} on the same hold-out → "
-                    + ("promoted" if promoted else "kept as challenger")
+                    f"no version passes the quality floors{why}: new v{new_version} not "
+                    f"promoted{floors}; the rule baseline scores this month"
                 )
+        elif current is None:
+            promoted, reason = True, "first version of this model and it passes the quality floors"
+        elif not champion_usable:
+            promoted = True
+            reason = f"{'; '.join(champion_failures)}; new v{new_version} passes them: promoted"
+        else:
+            promoted = rule.beats(new_metrics, champion_metrics)
+            direction = "higher" if rule.higher_is_better else "lower"
+            reason = (
+                f"{rule.metric} ({direction} is better): new v{new_version} "
+                f"{new_metrics[rule.metric]:.4f} vs champion v{current} "
+                f"{champion_metrics[rule.metric]:.4f} on the same hold-out → "
+                + ("promoted" if promoted else "kept as challenger")
+            )
         if promoted:
             self.client.set_registered_model_alias(self.model_name, CHAMPION, new_version)
             self._delete_alias(CHALLENGER)
             scoring_version, scoring_estimator = new_version, new_estimator
         else:
             self.client.set_registered_model_alias(self.model_name, CHALLENGER, new_version)
-            scoring_version, scoring_estimator = current, champion_estimator
-        self.client.set_model_version_tag(self.model_name, new_version, "promoted", str(promoted))
-        self.client.set_model_version_tag(
-            self.model_name,
-            new_version,
-            f"holdout_{rule.metric}",
-            f"{new_metrics[rule.metric]:.6f}",
-        )
+            if champion_usable:
+                scoring_version, scoring_estimator = current, champion_estimator
+            else:
+                scoring_version, scoring_estimator = None, None
+        tags = {
+            "promoted": str(promoted),
+            "decision": reason[:5000],
+            f"holdout_{rule.metric}": f"{new_metrics[rule.metric]:.6f}",
+        }
+        for key, value in tags.items():
+            self.client.set_model_version_tag(self.model_name, new_version, key, value)
         mlflow.set_tags(
             {
                 "promoted": str(promoted),
-                "champion_version": scoring_version,
+                "champion_version": scoring_version or "rule baseline",
                 "champion_decision": reason[:5000],
             }
         )
@@ -427,7 +494,7 @@ class FactorRun:
             model_version=version,
             model_uri=self.model_uri or "",
             promoted=decision.promoted,
-            champion_version=decision.scoring_version,
+            champion_version=decision.scoring_version or "rule",
             previous_champion_version=decision.previous_champion_version,
             metrics=dict(metrics),
             champion_metrics=decision.champion_metrics,

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ml.config import FACTORS
-from ml.factors import train_and_score
+from ml.factors import SCORED_BY_RULE, train_and_score
 from ml.preprocessing import TooFewLabels
 from ml.tracking import TrackingConfig
 from orchestration.assets.sources import WAREHOUSE_POOL
@@ -25,8 +25,10 @@ FEATURE_MARTS = {
     "inspection": "fct_features_inspection",
 }
 SUPERVISED = {"outage_sensitivity", "arrears", "inspection"}
-# Inspection labels exist only for inspected customers: every closed month is needed to learn.
-TRAIN_ON_ALL_CLOSED_MONTHS = {"inspection"}
+# A supervised factor pools every closed month of the history window, so a short history still
+# trains on several months and the training rows look like the scored month.
+TRAIN_ON_ALL_CLOSED_MONTHS = SUPERVISED
+MODEL_QUALITY_CHECK = "model_quality"
 METHODS = {
     "contribution": "fuzzy c-means value levels",
     "outage_sensitivity": "logistic regression on outage exposure and contact history",
@@ -135,10 +137,10 @@ def scores_table(factor: str) -> str:
 
 
 def training_months(factor: str, months: pd.DataFrame, score_month: dt.date) -> list[dt.date]:
-    """As-of months to train on for scoring `score_month`: the newest month whose labels were
-    final by the end of the scored month (all such months for inspection), so a backfilled month
-    learns only from what was known then; unsupervised factors use the same month so every
-    factor's hold-out lies strictly before the scored month."""
+    """As-of months to train on for scoring `score_month`: every month of its history window
+    whose labels were final by the end of the scored month (supervised factors), so a backfilled
+    month learns only from what was known then; unsupervised factors use the newest such month so
+    every factor's hold-out lies strictly before the scored month."""
     month_end = (pd.Timestamp(score_month) + pd.offsets.MonthEnd(0)).date()
     known = months["outcome_window_closed"] & (
         pd.to_datetime(months["outcome_known_date"]).dt.date <= month_end
@@ -161,8 +163,27 @@ def build_factor_asset(factor: str) -> dg.AssetsDefinition:
     if factor in SUPERVISED:
         deps.append(dg.AssetKey(["marts", "fct_outcomes"]))
 
+    key = dg.AssetKey(["scores", f"{factor}_scores"])
+    check_specs = (
+        [
+            dg.AssetCheckSpec(
+                MODEL_QUALITY_CHECK,
+                asset=key,
+                blocking=False,
+                description=(
+                    "Warns when no model version passed the quality floors (hold-out AUC above "
+                    "the floor, not below the rule baseline nor the best single feature, enough "
+                    "hold-out positives) and the month was scored with the rule baseline."
+                ),
+            )
+        ]
+        if factor in SUPERVISED
+        else []
+    )
+
     @dg.asset(
-        key=["scores", f"{factor}_scores"],
+        key=key,
+        check_specs=check_specs,
         deps=deps,
         group_name="factor_models",
         kinds={"scikit-learn", "mlflow", "duckdb"},
@@ -172,9 +193,16 @@ def build_factor_asset(factor: str) -> dg.AssetsDefinition:
         backfill_policy=single_run,
         description=(
             f"{factor.replace('_', ' ')} scores 0-100 for every active customer of the as-of "
-            f"month ({METHODS[factor]}). Trains on the newest earlier as-of month whose outcome "
-            "labels were final by the end of the scored month, logs the run to MLflow and "
-            "scores with the champion version. A range of months is scored oldest first."
+            f"month ({METHODS[factor]}). "
+            + (
+                "Trains on every earlier as-of month of the history window whose outcome labels "
+                "were final by the end of the scored month, beside two baselines (the best single "
+                "feature and a one-line rule); scores with the champion version, or with the rule "
+                "when no version passes the quality floors. "
+                if factor in SUPERVISED
+                else "Trains on the newest earlier as-of month, scores with the champion version. "
+            )
+            + "Logs every run to MLflow. A range of months is scored oldest first."
         ),
     )
     def factor_scores(
@@ -192,7 +220,8 @@ def build_factor_asset(factor: str) -> dg.AssetsDefinition:
             metadata["months"] = dg.MetadataValue.json(
                 {m["as_of_month"]: _month_summary(m) for m in per_month}
             )
-        return dg.MaterializeResult(metadata=metadata)
+        checks = [model_quality_result(key, per_month)] if factor in SUPERVISED else []
+        return dg.MaterializeResult(metadata=metadata, check_results=checks)
 
     return factor_scores
 
@@ -221,8 +250,43 @@ def _settled(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def model_quality_result(key: dg.AssetKey, per_month: list[dict]) -> dg.AssetCheckResult:
+    """Passes when every month was scored by a model version that passed the quality floors;
+    a warning naming the months the rule baseline scored, and why, otherwise."""
+    ruled = {
+        m["as_of_month"]: m.get("quality_floors", "")
+        for m in per_month
+        if m.get("scored_by") == SCORED_BY_RULE
+    }
+    skipped = [m["as_of_month"] for m in per_month if m.get("skipped")]
+    description = (
+        "scored with a model version that passes the quality floors"
+        if not ruled
+        else "no model version passes the quality floors; scored with the rule baseline in "
+        + "; ".join(f"{month}: {why}" for month, why in ruled.items())
+    )
+    return dg.AssetCheckResult(
+        asset_key=key,
+        check_name=MODEL_QUALITY_CHECK,
+        passed=not ruled,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=description[:2000],
+        metadata={
+            "months_scored_by_rule_baseline": dg.MetadataValue.json(sorted(ruled)),
+            "months_skipped": dg.MetadataValue.json(skipped),
+        },
+    )
+
+
 def _month_summary(metadata: dict) -> dict:
-    keys = ("dagster/row_count", "trained_on", "model", "promoted_to_champion", "mean_score")
+    keys = (
+        "dagster/row_count",
+        "trained_on",
+        "model",
+        "scored_by",
+        "promoted_to_champion",
+        "mean_score",
+    )
     return {k: metadata[k] for k in keys if k in metadata}
 
 
@@ -321,12 +385,27 @@ def score_month(
             if result.windows.outcome_window_start
             else "unsupervised"
         ),
+        "training_months": ", ".join(result.training_months),
+        "scored_by": result.scored_by,
         "rows": dg.MetadataValue.json(result.row_counts),
         "mean_score": float(result.scores["score"].mean()),
         "tier_shares": dg.MetadataValue.json(
             result.scores["tier"].value_counts(normalize=True).round(4).to_dict()
         ),
     }
+    if result.quality_failures:
+        metadata["quality_floors"] = "; ".join(result.quality_failures)
+    if factor in SUPERVISED:
+        metadata["baselines"] = dg.MetadataValue.json(
+            {
+                k: round(float(result.metrics[k]), 4)
+                for k in ("auc", "auc_low", "auc_high", *BASELINE_METRICS)
+                if k in result.metrics and np.isfinite(result.metrics[k])
+            }
+        )
+    drifting = {k: round(v, 3) for k, v in result.feature_psi.items() if v >= DRIFT_PSI}
+    if drifting:
+        metadata["drifting_features"] = dg.MetadataValue.json(drifting)
     metadata.update(history_metadata(extract_start, as_of_month))
     if tracking is not None:
         metadata.update(
@@ -350,6 +429,8 @@ def score_month(
     return metadata
 
 
+BASELINE_METRICS = ("baseline_rule_auc", "baseline_best_feature_auc", "holdout_positives")
+DRIFT_PSI = 0.25  # a feature whose PSI between training and scoring is this high has shifted
 LONGEST_WINDOW_MONTHS = 12  # the marts' longest feature window (the 12-month sums and rates)
 
 

@@ -528,6 +528,13 @@ def _customer_labels_month(month: dt.date, warehouse: WarehouseResource):
             "customers": len(frame),
             "labels_in_registry": len(registry),
             "labels_per_customer": round(written / max(len(frame), 1), 2),
+            # labels whose rule gave them to more customers than the registry's max_share allows
+            "labels_capped": dg.MetadataValue.json(
+                {
+                    code: {"by_rule": by_rule, "kept": kept}
+                    for code, (by_rule, kept) in labels.attrs.get("capped", {}).items()
+                }
+            ),
             "seconds": round(time.perf_counter() - started, 2),
             "yes_no_label_shares": dg.MetadataValue.md(
                 flags[["dimension", "label_code", "customers", "share"]]

@@ -6,11 +6,15 @@ import re
 import shutil
 from pathlib import Path
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
+from ml.baselines import RULE_VERSION
 from ml.config import FACTORS
+from orchestration.assets.factors import SUPERVISED
 from powerseg.settings import Settings
 from tests.conftest import landing_env, powerseg_cli
 
@@ -82,19 +86,50 @@ def test_run_prints_one_line_per_step_and_keeps_the_rest_in_its_log(pipeline_run
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("pipeline")
-def test_each_monthly_run_registers_a_version_and_one_is_champion(pipeline_run):
+def test_each_monthly_run_registers_a_version_with_its_decision(pipeline_run):
     uri = Settings.from_env({"POWERSEG_DATA_DIR": str(pipeline_run.data_dir)}).mlflow_tracking_uri
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    with duckdb.connect(str(pipeline_run.data_dir / "warehouse.duckdb"), read_only=True) as con:
+        newest_versions = {
+            factor: con.execute(
+                f"select distinct model_version from scores.{factor}_scores "
+                "where as_of_month = (select max(as_of_month) from scores.{factor}_scores)"
+            ).fetchall()
+            for factor in FACTORS
+        }
+        grades = con.execute(
+            "select count(distinct grade) from scores.arrears_scores where as_of_month = "
+            "(select max(as_of_month) from scores.arrears_scores)"
+        ).fetchone()[0]
+    # grades are bands of the calibrated probability, and the population spans several
+    assert grades >= 3
     for factor in FACTORS:
         name = f"powerseg_{factor}"
         versions = {str(v.version): v for v in client.search_model_versions(f"name = '{name}'")}
         # one version per monthly run (the refused concurrent run registered none)
         assert sorted(versions) == ["1", "2"], factor
-        champion = str(client.get_model_version_by_alias(name, "champion").version)
-        # the second month's model either beat the first on the same hold-out or waits beside it
-        second = client.get_model_version(name, "2").aliases
-        assert ("champion" in second) == (champion == "2"), factor
-        assert champion == "2" or "challenger" in second, factor
+        second = versions["2"]
+        assert second.tags["decision"], factor  # promoted or not, the reason is on the version
+        assert ("champion" in second.aliases) == (second.tags["promoted"] == "True"), factor
+        assert "champion" in second.aliases or "challenger" in second.aliases, factor
+        (scored_with,) = newest_versions[factor]
+        try:
+            champion = client.get_model_version_by_alias(name, "champion")
+        except MlflowException:
+            champion = None
+        if factor not in SUPERVISED:
+            assert champion is not None and scored_with[0] == str(champion.version), factor
+            continue
+        if champion is None or scored_with[0] == RULE_VERSION:
+            # no version passed the floors: the rule baseline scored, and the decision says why
+            assert scored_with[0] == RULE_VERSION, factor
+            assert "quality floors" in second.tags["decision"], factor
+            continue
+        assert scored_with[0] == str(champion.version), factor
+        # a champion is never below the floor nor its rule baseline on its own hold-out
+        metrics = client.get_run(champion.tags["run_id"]).data.metrics
+        assert metrics["auc"] > 0.55 and metrics["auc"] >= metrics["baseline_rule_auc"], factor
+        assert metrics["holdout_positives"] >= 30, factor
 
 
 @pytest.mark.slow

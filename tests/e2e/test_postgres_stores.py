@@ -61,12 +61,15 @@ def test_a_run_keeps_dagster_and_mlflow_in_postgres(postgres, tmp_path):
 
     experiments = {name for (name,) in postgres.query("mlflow", "select name from experiments")}
     assert {f"powerseg-{factor}" for factor in FACTORS} <= experiments
+    registered = {name for (name,) in postgres.query("mlflow", "select name from model_versions")}
+    assert registered == {f"powerseg_{factor}" for factor in FACTORS}
+    # a version takes the champion alias only when it passes the quality floors
     champions = dict(
         postgres.query(
             "mlflow", "select name, version from registered_model_aliases where alias = 'champion'"
         )
     )
-    assert set(champions) == {f"powerseg_{factor}" for factor in FACTORS}
+    assert {"powerseg_contribution", "powerseg_channel_activity"} <= set(champions) <= registered
     locations = postgres.query(
         "mlflow", "select artifact_location from experiments where name like 'powerseg-%'"
     )

@@ -91,7 +91,15 @@ def test_grades_order_risk(fitted):
     by_grade = out.groupby("grade")["probability"].mean()
     assert by_grade.index.tolist() == sorted(by_grade.index)
     assert np.all(np.diff(by_grade.to_numpy()) > 0)  # A best … E worst
-    assert set(out.loc[out["grade"].isin(["D", "E"]), "tier"]) <= {"high"}
+    # grades are fixed bands of the calibrated probability, tiers multiples of the base rate
+    bands = model.resolved_config.grade_max_pd
+    upper = out["grade"].map(bands)
+    lower = out["grade"].map(dict(zip("BCDE", [bands[g] for g in "ABCD"], strict=True))).fillna(0)
+    assert ((out["probability"] < upper) | (out["grade"] == "E")).all()
+    assert (out["probability"] >= lower).all()
+    high = out["probability"] >= 2 * model.base_rate_
+    assert (out.loc[high, "tier"] == "high").all() and (out.loc[~high, "tier"] != "high").all()
+    assert out["grade"].nunique() >= 3
 
 
 def test_reasons_are_the_bins_that_cost_the_most_points(fitted):

@@ -6,8 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ml.baselines import RULE_VERSION, rule_model_name
 from ml.config import FACTORS
-from ml.factors import train_and_score
+from ml.factors import SCORED_BY_RULE, train_and_score
+
+KEY_AND_MODEL = ("customer_id", "as_of_month", "model_name", "model_version")
 
 EXTRA_COLUMNS = {
     "contribution": {"level", "membership_1", "membership_5"},
@@ -33,8 +36,16 @@ def test_one_score_row_per_scored_customer(factor, synthetic_marts):
     assert EXTRA_COLUMNS[factor] <= set(scores.columns)
     assert scores["score"].between(0, 100).all()
     assert set(scores["tier"]) <= {"low", "medium", "high"}
-    assert (scores["model_name"] == f"powerseg_{factor}").all()
-    assert (scores["model_version"] == "unregistered").all()
+    if result.scored_by == SCORED_BY_RULE:
+        assert result.quality_failures
+        assert (scores["model_name"] == rule_model_name(factor)).all()
+        assert (scores["model_version"] == RULE_VERSION).all()
+    else:
+        assert (scores["model_name"] == f"powerseg_{factor}").all()
+        assert (scores["model_version"] == "unregistered").all()
+    # the trained model writes the same columns as the rule that may stand in for it
+    own = result.trained_model.score_frame(features_score)
+    assert set(own.columns) | set(KEY_AND_MODEL) == set(scores.columns)
     # whole customers are held out, a quarter of each label stratum rounded up
     assert result.row_counts["holdout_rows"] / result.row_counts["labelled_rows"] == pytest.approx(
         0.25, abs=0.01

@@ -47,6 +47,7 @@ NEUTRAL = {
     "late_payment_rate_12m": 0.1,
     "unpaid_bills_at_as_of": 0,
     "arrears_grade": "B",
+    "arrears_tier": "low",
     "arrears_score": 20.0,
     "outage_sensitivity_tier": "low",
     "outage_sensitivity_score": 10.0,
@@ -112,7 +113,11 @@ CASES: dict[str, list[tuple[dict, str | None]]] = {
     ],
     "frequently_late": [({}, None), ({"late_payment_rate_12m": 0.25}, T)],
     "currently_overdue": [({}, None), ({"unpaid_bills_at_as_of": 2}, T)],
-    "high_arrears_risk": [({}, None), ({"arrears_grade": "D"}, T), ({"arrears_grade": "E"}, T)],
+    "high_arrears_risk": [
+        ({}, None),
+        ({"arrears_tier": "high"}, T),
+        ({"arrears_tier": "medium"}, None),
+    ],
     "arrears_grade": [({}, "B"), ({"arrears_grade": "E"}, "E")],
     "outage_sensitive": [({}, None), ({"outage_sensitivity_tier": "high"}, T)],
     "outage_reactive": [

@@ -87,6 +87,9 @@ def _add_attributes(frame: pd.DataFrame, rng: np.random.Generator) -> None:
         ["E", "D", "C", "B"],
         "A",
     )
+    frame["arrears_tier"] = np.select(
+        [frame["arrears_score"] >= 60, frame["arrears_score"] >= 40], ["high", "medium"], "low"
+    )
     activity = frame["channel_activity_score"].to_numpy()
     digital_share = np.clip(activity / 100 + rng.normal(0, 0.1, n), 0, 1)
     frame["digital_share_12m"] = digital_share.round(3)

@@ -94,7 +94,7 @@ CASES: dict[str, list[tuple[dict, bool]]] = {
         ({"contribution_level": 5, "level1_category": "large_commercial"}, True),
         ({"level1_category": "key"}, False),
     ],
-    "payment_plan": [({"arrears_grade": "C"}, False), ({"arrears_grade": "D"}, True)],
+    "payment_plan": [({"arrears_tier": "medium"}, False), ({"arrears_tier": "high"}, True)],
     "elderly_home_visit": [
         ({"holder_age_years": 70.0}, False),
         ({"holder_age_years": 70.0, "counter_frequency_12m": 10}, True),
@@ -309,7 +309,7 @@ def test_top_three_actions_per_customer_with_reasons(world, rules):
 
 
 def test_reason_names_the_facts_and_the_gap(rules):
-    frame = rows_frame([{"arrears_grade": "E", "unpaid_bills_at_as_of": 2}])
+    frame = rows_frame([{"arrears_grade": "E", "arrears_tier": "high", "unpaid_bills_at_as_of": 2}])
     surveys = flat_surveys(frame["customer_id"])
     surveys.loc[surveys["dimension"] == "empathy", "expectation"] += 2
     actions = actions_for(frame, surveys, StrategyConfig(), rules).customer_service_actions

@@ -42,6 +42,7 @@ select
     arrears.score as arrears_score,
     arrears.points as arrears_points,
     arrears.grade as arrears_grade,
+    arrears.tier as arrears_tier,
     concat_ws(', ', arrears.reason_1, arrears.reason_2, arrears.reason_3) as arrears_reasons,
     channel_activity.score as channel_activity_score,
     channel_activity.preferred_channel,
