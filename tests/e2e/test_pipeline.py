@@ -93,7 +93,7 @@ def test_each_monthly_run_registers_a_version_with_its_decision(pipeline_run):
         newest_versions = {
             factor: con.execute(
                 f"select distinct model_version from scores.{factor}_scores "
-                "where as_of_month = (select max(as_of_month) from scores.{factor}_scores)"
+                f"where as_of_month = (select max(as_of_month) from scores.{factor}_scores)"
             ).fetchall()
             for factor in FACTORS
         }
