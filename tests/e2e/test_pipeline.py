@@ -111,7 +111,6 @@ def test_each_monthly_run_registers_a_version_with_its_decision(pipeline_run):
         second = versions["2"]
         assert second.tags["decision"], factor  # promoted or not, the reason is on the version
         assert ("champion" in second.aliases) == (second.tags["promoted"] == "True"), factor
-        assert "champion" in second.aliases or "challenger" in second.aliases, factor
         (scored_with,) = newest_versions[factor]
         try:
             champion = client.get_model_version_by_alias(name, "champion")
