@@ -108,7 +108,8 @@ def test_each_monthly_run_registers_a_version_with_its_decision(pipeline_run):
         versions = {str(v.version): v for v in client.search_model_versions(f"name = '{name}'")}
         # one version per monthly run (the refused concurrent run registered none)
         assert sorted(versions) == ["1", "2"], factor
-        second = versions["2"]
+        # search_model_versions leaves aliases empty; get_model_version fills them in
+        second = client.get_model_version(name, "2")
         assert second.tags["decision"], factor  # promoted or not, the reason is on the version
         assert ("champion" in second.aliases) == (second.tags["promoted"] == "True"), factor
         (scored_with,) = newest_versions[factor]
