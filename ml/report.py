@@ -1,6 +1,10 @@
-"""The segment report service staff read: one self-contained HTML file (inline CSS and SVG).
+"""The segment report service staff act on: one self-contained HTML file (inline CSS and SVG, no
+network), readable printed, in the locale of its `DisplayText` (Chinese for staff by default).
 
-Sizes, −1…+1 factor index bars per segment, migration, label frequencies and the strategy matrix.
+From the top: KPI alarms, factors not scored, each segment's size and absolute monthly figures
+with the change on last month, the district breakdown, factor index bars, migration, important
+and large customers year on year and month on month, label frequencies, the SERVQUAL strategy
+matrix and the KPI table.
 """
 
 from __future__ import annotations
@@ -12,28 +16,44 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ml.display import DisplayText
 from ml.labels import label_frequencies
 from ml.strategy import SERVQUAL_DIMENSIONS
 
 MAX_VALUES_PER_LABEL = 10  # valued labels such as industry can have many values
+LARGE_CUSTOMER_ROWS = 20  # largest movers shown for important, key and large customers
+ALL_DISTRICTS = "ALL"  # the company-wide rows of outputs.service_kpis
+FIGURE_COLUMNS = ("customers", "kwh_month", "revenue_month_cny", "arrears_cny", "complaints_month")
 
 CSS = """
-body { font-family: -apple-system, 'Segoe UI', 'Noto Sans', 'PingFang SC', sans-serif;
-       margin: 24px auto; max-width: 1200px; color: #222; line-height: 1.4; padding: 0 16px; }
+body { font-family: 'Noto Sans CJK SC', 'Noto Sans SC', 'PingFang SC', 'Microsoft YaHei',
+       -apple-system, 'Segoe UI', 'Noto Sans', sans-serif;
+       margin: 24px auto; max-width: 1200px; color: #222; line-height: 1.45; padding: 0 16px; }
 h1 { font-size: 1.6em; margin-bottom: 0; } h2 { border-bottom: 2px solid #ddd; margin-top: 2em; }
 h3 { margin-bottom: 0.3em; }
 .note { color: #666; font-size: 0.9em; }
 table { border-collapse: collapse; font-size: 0.85em; margin: 8px 0 16px; }
 th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: left; vertical-align: top; }
 th { background: #f4f6f8; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .cards { display: flex; flex-wrap: wrap; gap: 12px; }
-.card { border: 1px solid #ddd; border-radius: 6px; padding: 8px; width: 270px; }
+.card { border: 1px solid #ddd; border-radius: 6px; padding: 8px; width: 270px;
+        break-inside: avoid; }
 .card .id { font-weight: bold; } .card .name { font-size: 0.9em; min-height: 2.6em; }
 .scroll { overflow-x: auto; }
 .bar { display: inline-block; height: 10px; background: #2e86c1; vertical-align: middle; }
 ul.actions { margin: 4px 0 0 0; padding-left: 16px; }
 .source { color: #a04000; font-size: 0.8em; }
+.alarms { border: 2px solid #c0392b; border-radius: 6px; padding: 4px 12px; background: #fdedec; }
+.alarms h2 { color: #c0392b; border-bottom-color: #c0392b; margin-top: 0.5em; }
+tr.alarm td, td.alarm { color: #c0392b; font-weight: bold; }
+tr.warn td, td.warn { color: #b9770e; }
+@media print {
+  body { margin: 0; max-width: none; font-size: 10pt; }
+  .scroll { overflow: visible; }
+  h2 { break-after: avoid; } table, .card { break-inside: avoid; }
+  .alarms, tr.alarm td { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
+}
 """
 
 
@@ -45,28 +65,65 @@ def render_segment_report(
     label_registry: pd.DataFrame | None = None,
     strategy_matrix: pd.DataFrame | None = None,
     summary: dict[str, Any] | None = None,
-    title: str = "powerseg customer segment report",
+    display: DisplayText | None = None,
+    segment_figures: pd.DataFrame | None = None,
+    previous_figures: pd.DataFrame | None = None,
+    district_figures: pd.DataFrame | None = None,
+    large_customers: pd.DataFrame | None = None,
+    kpis: pd.DataFrame | None = None,
+    kpi_names: dict[str, str] | None = None,
+    factor_status: pd.DataFrame | None = None,
+    title: str | None = None,
 ) -> str:
-    """The whole report as one HTML string with no external references (works offline)."""
+    """The whole report as one HTML string with no external references (works offline).
+
+    `segment_figures` / `previous_figures`: per segment_id this and last month's customers,
+    kwh_month, revenue_month_cny, arrears_cny, complaints_month; `district_figures` the same per
+    district; `large_customers` one row per important / key / large customer with kwh and
+    amount this month, last month and a year before; `kpis` the month's outputs.service_kpis;
+    `factor_status` per factor how it was scored (`factor`, `status`, `detail`).
+    Sections whose input is None are left out; an empty input says so in a plain sentence.
+    """
+    t = display or DisplayText.load("en")
     profiles = segment_profiles.sort_values(["level1_category", "segment_id"])
     month = _month_text(profiles)
+    title = title or t("title")
     sections = [
         f"<h1>{_e(title)}</h1>",
-        f"<p class='note'>As-of month {_e(month)} · {int(profiles['size'].sum()):,} customers · "
-        f"{len(profiles)} segments in {profiles['level1_category'].nunique()} level-1 "
-        "categories.</p>",
-        _sizes_section(profiles, summary),
-        _index_section(profiles),
+        "<p class='note'>"
+        + _e(
+            t(
+                "subtitle",
+                month=month,
+                customers=f"{int(profiles['size'].sum()):,}",
+                segments=len(profiles),
+                categories=profiles["level1_category"].nunique(),
+            )
+        )
+        + "</p>",
     ]
+    if kpis is not None:
+        sections.append(_alarms_section(kpis, kpi_names or {}, t))
+    if factor_status is not None:
+        sections.append(_factor_status_section(factor_status, t))
+    sections.append(_sizes_section(profiles, summary, segment_figures, previous_figures, t))
+    if district_figures is not None:
+        sections.append(_district_section(district_figures, kpis, t))
+    sections.append(_index_section(profiles, t))
     if migration is not None:
-        sections.append(_migration_section(migration, profiles))
+        sections.append(_migration_section(migration, profiles, t))
+    if large_customers is not None:
+        sections.append(_large_customers_section(large_customers, t))
     if customer_labels is not None:
-        sections.append(_labels_section(customer_labels, label_registry, profiles))
+        sections.append(_labels_section(customer_labels, label_registry, profiles, t))
     if strategy_matrix is not None:
-        sections.append(_strategy_section(strategy_matrix))
+        sections.append(_strategy_section(strategy_matrix, t))
+    if kpis is not None:
+        sections.append(_kpi_section(kpis, kpi_names or {}, t))
     body = "\n".join(sections)
+    lang = "zh-CN" if t.chinese else "en"
     return (
-        "<!DOCTYPE html>\n<html lang='en'>\n<head>\n<meta charset='utf-8'>\n"
+        f"<!DOCTYPE html>\n<html lang='{lang}'>\n<head>\n<meta charset='utf-8'>\n"
         f"<title>{_e(title)} {_e(month)}</title>\n<style>{CSS}</style>\n</head>\n"
         f"<body>\n{body}\n</body>\n</html>\n"
     )
@@ -99,25 +156,165 @@ def _share_bar(share: float, width: int = 120) -> str:
     return f"<span class='bar' style='width:{pixels}px'></span> {share:.1%}"
 
 
-def _sizes_section(profiles: pd.DataFrame, summary: dict[str, Any] | None) -> str:
-    parts = ["<h2>Segments and sizes</h2>"]
+def _number(value, digits: int = 0) -> str:
+    if value is None or pd.isna(value):
+        return "–"
+    return f"{float(value):,.{digits}f}"
+
+
+def _change(now, before) -> str:
+    """'+12.3 %' coloured up / down; '–' when there is nothing to compare with."""
+    if before is None or now is None or pd.isna(before) or pd.isna(now) or float(before) == 0:
+        return "–"
+    ratio = float(now) / float(before) - 1
+    css = "up" if ratio > 0 else "down" if ratio < 0 else ""
+    return f"<span class='{css}'>{ratio:+.1%}</span>"
+
+
+def _table(header: list[str], rows: list[str], css: str = "") -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    return f"<div class='scroll'><table class='{css}'><tr>{head}</tr>{''.join(rows)}</table></div>"
+
+
+# --------------------------------------------------------------------------- KPI alarms
+
+
+def _kpi_name(code: str, names: dict[str, str]) -> str:
+    return names.get(code, code)
+
+
+def _kpi_value(value, unit: str) -> str:
+    if value is None or pd.isna(value):
+        return "–"
+    if unit == "share":
+        return f"{float(value):.1%}"
+    if unit == "CNY":
+        return f"{float(value):,.0f}"
+    return f"{float(value):,.2f}"
+
+
+def _alarms_section(kpis: pd.DataFrame, names: dict[str, str], t: DisplayText) -> str:
+    flagged = kpis[kpis["alarm"].isin(["alarm", "warn"])].copy()
+    parts = [f"<div class='alarms'><h2>{_e(t('alarms_heading'))}</h2>"]
+    if flagged.empty:
+        parts.append(f"<p>{_e(t('alarms_none'))}</p></div>")
+        return "\n".join(parts)
+    flagged = flagged.sort_values(["kpi_code", "district"])
+
+    def rows(level: str) -> list[str]:
+        return [
+            f"<tr class='{_e(r.alarm)}'><td>{_e(t.text('alarm', r.alarm))}</td>"
+            f"<td>{_e(_district(r.district, t))}</td><td>{_e(_kpi_name(r.kpi_code, names))}</td>"
+            f"<td class='num'>{_kpi_value(r.value, r.unit)}</td>"
+            f"<td class='num'>{_kpi_value(r.threshold, r.unit)}</td>"
+            f"<td class='num'>{_kpi_value(r.previous_value, r.unit)}</td></tr>"
+            for r in flagged[flagged["alarm"] == level].itertuples(index=False)
+        ]
+
+    header = [t("col_status"), t("col_district"), t("col_kpi"), t("col_value"),
+              t("col_threshold"), t("col_previous")]  # fmt: skip
+    alarms, warnings = rows("alarm"), rows("warn")
+    parts.append(f"<p>{_e(t('alarms_count', alarms=len(alarms), warnings=len(warnings)))}</p>")
+    if alarms:
+        parts.append(_table(header, alarms, "alarm-table"))
+    if warnings:
+        parts.append(f"<h3>{_e(t('warnings_summary', warnings=len(warnings)))}</h3>")
+        parts.append(_table(header, warnings))
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def _district(code, t: DisplayText) -> str:
+    return t("all_districts") if code == ALL_DISTRICTS else str(code)
+
+
+def _kpi_section(kpis: pd.DataFrame, names: dict[str, str], t: DisplayText) -> str:
+    company = kpis[kpis["district"] == ALL_DISTRICTS].sort_values("kpi_code")
+    rows = [
+        f"<tr class='{_e(r.alarm)}'><td>{_e(_kpi_name(r.kpi_code, names))}</td>"
+        f"<td class='num'>{_kpi_value(r.value, r.unit)}</td>"
+        f"<td class='num'>{_kpi_value(r.previous_value, r.unit)}</td>"
+        f"<td class='num'>{_kpi_value(r.threshold, r.unit)}</td>"
+        f"<td>{_e(t.text('alarm', r.alarm))}</td></tr>"
+        for r in company.itertuples(index=False)
+    ]
+    header = [t("col_kpi"), t("col_value"), t("col_previous"), t("col_threshold"), t("col_status")]
+    return f"<h2>{_e(t('kpi_heading'))}</h2><p class='note'>{_e(t('kpi_note'))}</p>" + _table(
+        header, rows
+    )
+
+
+# --------------------------------------------------------------------------- factors
+
+
+def _factor_status_section(status: pd.DataFrame, t: DisplayText) -> str:
+    rows = [
+        f"<tr><td>{_e(t.text('factor', r.factor))}</td><td>{_e(t('factor_' + r.status))}</td>"
+        f"<td>{_e(r.detail)}</td></tr>"
+        for r in status.itertuples(index=False)
+    ]
+    unscored = status[status["status"] != "model"]
+    note = t("factors_all_scored") if unscored.empty else t("factors_some_not_scored")
+    return f"<h2>{_e(t('factors_heading'))}</h2><p class='note'>{_e(note)}</p>" + _table(
+        [t("col_factor"), t("col_status"), t("col_detail")], rows
+    )
+
+
+# --------------------------------------------------------------------------- segments
+
+
+def _sizes_section(
+    profiles: pd.DataFrame,
+    summary: dict[str, Any] | None,
+    figures: pd.DataFrame | None,
+    previous: pd.DataFrame | None,
+    t: DisplayText,
+) -> str:
+    parts = [f"<h2>{_e(t('segments_heading'))}</h2>"]
+    if figures is not None:
+        parts.append(f"<p class='note'>{_e(t('segments_note'))}</p>")
+        if previous is None or previous.empty:
+            parts.append(f"<p class='note'>{_e(t('no_previous_month'))}</p>")
     categories = (summary or {}).get("categories", {})
+    by_segment = figures.set_index("segment_id") if figures is not None else None
+    before = previous.set_index("segment_id") if previous is not None and len(previous) else None
     for category, rows in profiles.groupby("level1_category", sort=False):
         info = categories.get(category) or _category_info(rows)
         method = rows["segmentation_method"].iloc[0] if "segmentation_method" in rows else ""
-        detail = f"{int(rows['size'].sum()):,} customers · {method}"
+        detail = t(
+            "category_detail",
+            customers=f"{int(rows['size'].sum()):,}",
+            method=t.text("value", method),
+        )
         if info.get("silhouette") is not None and np.isfinite(info.get("silhouette", np.nan)):
-            detail += f" · k = {info['k']} · silhouette {info['silhouette']:.2f}"
-        parts.append(f"<h3>{_e(category)}</h3><p class='note'>{_e(detail)}</p>")
-        lines = "".join(
-            f"<tr><td>{_e(r.segment_id)}</td><td>{_e(r.segment_name)}</td>"
-            f"<td class='num'>{int(r.size):,}</td><td>{_share_bar(r.share)}</td></tr>"
-            for r in rows.itertuples(index=False)
-        )
-        parts.append(
-            "<table><tr><th>segment</th><th>name</th><th>customers</th>"
-            f"<th>share of category</th></tr>{lines}</table>"
-        )
+            detail += " · " + t("silhouette", k=info["k"], silhouette=f"{info['silhouette']:.2f}")
+        parts.append(f"<h3>{_e(t.text('category', category))}</h3><p class='note'>{_e(detail)}</p>")
+        header = [t("col_segment"), t("col_name"), t("col_customers"), t("col_share_category")]
+        if by_segment is not None:
+            header += [t("col_kwh"), t("col_revenue"), t("col_arrears"), t("col_complaints")]
+            if before is not None:
+                header += [t("col_customers_mom"), t("col_kwh_mom")]
+        lines = []
+        for r in rows.itertuples(index=False):
+            cells = (
+                f"<td>{_e(r.segment_id)}</td><td>{_e(t.segment_name(r.segment_name))}</td>"
+                f"<td class='num'>{int(r.size):,}</td><td>{_share_bar(r.share)}</td>"
+            )
+            if by_segment is not None:
+                f = by_segment.loc[r.segment_id] if r.segment_id in by_segment.index else None
+                get = lambda c, f=f: None if f is None else f[c]  # noqa: E731
+                cells += "".join(
+                    f"<td class='num'>{_number(get(c))}</td>" for c in FIGURE_COLUMNS[1:]
+                )
+                if before is not None:
+                    b = before.loc[r.segment_id] if r.segment_id in before.index else None
+                    cells += (
+                        f"<td class='num'>{_change(r.size, None if b is None else b['customers'])}"
+                        f"</td><td class='num'>"
+                        f"{_change(get('kwh_month'), None if b is None else b['kwh_month'])}</td>"
+                    )
+            lines.append(f"<tr>{cells}</tr>")
+        parts.append(_table(header, lines))
     return "\n".join(parts)
 
 
@@ -125,6 +322,35 @@ def _category_info(rows: pd.DataFrame) -> dict[str, Any]:
     """k and silhouette from the stored profiles when no segmentation summary is at hand."""
     silhouette = rows["category_silhouette"].iloc[0] if "category_silhouette" in rows else None
     return {"k": len(rows), "silhouette": None if pd.isna(silhouette) else float(silhouette)}
+
+
+def _district_section(figures: pd.DataFrame, kpis: pd.DataFrame | None, t: DisplayText) -> str:
+    alarms = {}
+    if kpis is not None:
+        flagged = kpis[kpis["alarm"] == "alarm"]
+        alarms = flagged.groupby("district").size().to_dict()
+    total = max(float(figures["customers"].sum()), 1.0)
+    rows = []
+    for r in figures.sort_values("customers", ascending=False).itertuples(index=False):
+        count = alarms.get(r.district, 0)
+        css = "alarm" if count else ""
+        rows.append(
+            f"<tr><td>{_e(r.district)}</td><td class='num'>{int(r.customers):,}</td>"
+            f"<td class='num'>{r.customers / total:.1%}</td>"
+            f"<td class='num'>{_number(r.kwh_month)}</td>"
+            f"<td class='num'>{_number(r.revenue_month_cny)}</td>"
+            f"<td class='num'>{_number(r.arrears_cny)}</td>"
+            f"<td class='num'>{_number(r.complaints_month)}</td>"
+            f"<td>{_e(t.segment_name(r.largest_segment))}</td>"
+            f"<td class='num {css}'>{count}</td></tr>"
+        )
+    header = [t("col_district"), t("col_customers"), t("col_share"), t("col_kwh"),
+              t("col_revenue"), t("col_arrears"), t("col_complaints"), t("col_largest_segment"),
+              t("col_alarms")]  # fmt: skip
+    return (
+        f"<h2 id='districts'>{_e(t('districts_heading'))}</h2>"
+        f"<p class='note'>{_e(t('districts_note'))}</p>" + _table(header, rows, "districts")
+    )
 
 
 def index_bars_svg(values: list[float], labels: list[str], width: int = 250) -> str:
@@ -160,34 +386,31 @@ def index_bars_svg(values: list[float], labels: list[str], width: int = 250) -> 
     )
 
 
-def _index_section(profiles: pd.DataFrame) -> str:
+def _index_section(profiles: pd.DataFrame, t: DisplayText) -> str:
     columns = _index_columns(profiles)
-    labels = [c.removesuffix("_index").replace("_", " ") for c in columns]
+    labels = [t.text("factor", c.removesuffix("_index").removesuffix("_score")) for c in columns]
     cards = []
     for r in profiles.itertuples(index=False):
         row = r._asdict()
         values = [row[c] for c in columns]
         table = "".join(
-            f"{label} {value:+.2f}<br>" for label, value in zip(labels, values, strict=True)
+            f"{_e(label)} {value:+.2f}<br>" for label, value in zip(labels, values, strict=True)
         )
         cards.append(
             f"<div class='card'><div class='id'>{_e(r.segment_id)} · {r.share:.0%}</div>"
-            f"<div class='name'>{_e(r.segment_name)}</div>"
+            f"<div class='name'>{_e(t.segment_name(r.segment_name))}</div>"
             f"{index_bars_svg(values, labels)}<div class='note'>{table}</div></div>"
         )
     return (
-        "<h2>Factor profile of each segment</h2><p class='note'>Index = (segment mean − "
-        "population mean) / (2 × population standard deviation), clipped to −1…+1: +0.5 means one "
-        "standard deviation above all customers this month. Higher arrears and inspection scores "
-        "mean more risk.</p>"
+        f"<h2>{_e(t('index_heading'))}</h2><p class='note'>{_e(t('index_note'))}</p>"
         f"<div class='cards'>{''.join(cards)}</div>"
     )
 
 
-def _migration_section(migration: pd.DataFrame, profiles: pd.DataFrame) -> str:
-    parts = ["<h2>Migration since the previous month</h2>"]
+def _migration_section(migration: pd.DataFrame, profiles: pd.DataFrame, t: DisplayText) -> str:
+    parts = [f"<h2>{_e(t('migration_heading'))}</h2>"]
     if migration.empty:
-        parts.append("<p class='note'>No customers present in both months.</p>")
+        parts.append(f"<p class='note'>{_e(t('migration_none'))}</p>")
         return "\n".join(parts)
     table = migration.pivot_table(
         index="from_segment_id",
@@ -199,9 +422,7 @@ def _migration_section(migration: pd.DataFrame, profiles: pd.DataFrame) -> str:
     total = int(table.to_numpy().sum())
     same = sum(int(table.at[s, s]) for s in table.index if s in table.columns)
     parts.append(
-        f"<p class='note'>{total:,} customers present in both months; {same / total:.1%} stayed in "
-        "the same segment. Rows: last month's segment; columns: this month's. Shading is the share "
-        "of the row.</p>"
+        f"<p class='note'>{_e(t('migration_note', customers=f'{total:,}', stayed=f'{same / total:.1%}'))}</p>"  # noqa: E501
     )
     row_totals = table.sum(axis=1).replace(0, 1)
     header = "".join(f"<th>{_e(c)}</th>" for c in table.columns)
@@ -216,37 +437,90 @@ def _migration_section(migration: pd.DataFrame, profiles: pd.DataFrame) -> str:
             )
         lines.append(f"<tr><th>{_e(source)}</th>{''.join(cells)}</tr>")
     parts.append(
-        f"<div class='scroll'><table><tr><th>from \\ to</th>{header}</tr>{''.join(lines)}"
-        "</table></div>"
+        f"<div class='scroll'><table><tr><th>{_e(t('migration_corner'))}</th>{header}</tr>"
+        f"{''.join(lines)}</table></div>"
     )
     return "\n".join(parts)
 
 
-def _labels_section(
-    customer_labels: pd.DataFrame, registry: pd.DataFrame | None, profiles: pd.DataFrame
-) -> str:
-    counts = label_frequencies(customer_labels, registry, n_customers=int(profiles["size"].sum()))
-    counts = counts[counts.groupby("label_code").cumcount() < MAX_VALUES_PER_LABEL]
-    parts = [
-        "<h2>Label frequencies</h2><p class='note'>Share of all customers carrying each label "
-        f"(valued labels: the {MAX_VALUES_PER_LABEL} most frequent values).</p>"
+def _large_customers_section(large: pd.DataFrame, t: DisplayText) -> str:
+    parts = [f"<h2>{_e(t('large_heading'))}</h2>"]
+    if large.empty:
+        parts.append(f"<p class='note'>{_e(t('large_none'))}</p>")
+        return "\n".join(parts)
+    movers = large.assign(
+        movement=(large["kwh_month"] - large["kwh_year_before"].fillna(large["kwh_month"])).abs()
+    ).nlargest(LARGE_CUSTOMER_ROWS, "movement")
+    totals = large[["kwh_month", "kwh_month_before", "kwh_year_before", "amount_month",
+                    "amount_month_before", "amount_year_before"]].sum(min_count=1)  # fmt: skip
+    parts.append(
+        f"<p class='note'>{_e(t('large_note', customers=f'{len(large):,}', rows=len(movers)))}</p>"
+    )
+    summary_rows = [
+        f"<tr><td>{_e(t(what))}</td><td class='num'>{_number(totals[now])}</td>"
+        f"<td class='num'>{_change(totals[now], totals[mom])}</td>"
+        f"<td class='num'>{_change(totals[now], totals[yoy])}</td></tr>"
+        for what, now, mom, yoy in (
+            ("col_kwh", "kwh_month", "kwh_month_before", "kwh_year_before"),
+            ("col_amount", "amount_month", "amount_month_before", "amount_year_before"),
+        )
     ]
-    for dimension, rows in counts.groupby("dimension", sort=False):
-        lines = "".join(
-            f"<tr><td>{_e(r.name)}</td><td>{_e(r.label_code)}</td>"
-            f"<td>{'' if r.value == 'true' else _e(r.value)}</td>"
-            f"<td class='num'>{int(r.customers):,}</td><td>{_share_bar(r.share)}</td></tr>"
-            for r in rows.itertuples(index=False)
-        )
-        parts.append(
-            f"<h3>{_e(dimension)}</h3><table><tr><th>label</th><th>code</th><th>value</th>"
-            f"<th>customers</th><th>share</th></tr>{lines}</table>"
-        )
+    parts.append(
+        _table([t("col_total"), t("col_this_month"), t("col_mom"), t("col_yoy")], summary_rows)
+    )
+    rows = [
+        f"<tr><td>{_e(r.customer_id)}</td><td>{_e(t.text('category', r.level1_category))}</td>"
+        f"<td>{_e(r.district)}</td><td>{_e(r.industry)}</td>"
+        f"<td class='num'>{_number(r.kwh_month)}</td>"
+        f"<td class='num'>{_change(r.kwh_month, r.kwh_month_before)}</td>"
+        f"<td class='num'>{_change(r.kwh_month, r.kwh_year_before)}</td>"
+        f"<td class='num'>{_number(r.amount_month)}</td>"
+        f"<td class='num'>{_change(r.amount_month, r.amount_month_before)}</td>"
+        f"<td class='num'>{_change(r.amount_month, r.amount_year_before)}</td></tr>"
+        for r in movers.itertuples(index=False)
+    ]
+    header = [t("col_customer"), t("col_category"), t("col_district"), t("col_industry"),
+              t("col_kwh"), t("col_kwh_mom"), t("col_kwh_yoy"), t("col_amount"),
+              t("col_amount_mom"), t("col_amount_yoy")]  # fmt: skip
+    parts.append(_table(header, rows))
     return "\n".join(parts)
 
 
-def _strategy_section(matrix: pd.DataFrame) -> str:
-    header = "".join(f"<th>{_e(d)}</th>" for d in SERVQUAL_DIMENSIONS)
+def _labels_section(
+    customer_labels: pd.DataFrame,
+    registry: pd.DataFrame | None,
+    profiles: pd.DataFrame,
+    t: DisplayText,
+) -> str:
+    counts = label_frequencies(customer_labels, registry, n_customers=int(profiles["size"].sum()))
+    counts = counts[counts.groupby("label_code").cumcount() < MAX_VALUES_PER_LABEL]
+    names = t.label_names(registry) if registry is not None else {}
+    parts = [
+        f"<h2>{_e(t('labels_heading'))}</h2>"
+        f"<p class='note'>{_e(t('labels_note', values=MAX_VALUES_PER_LABEL))}</p>"
+    ]
+    header = [t("col_label"), t("col_code"), t("col_label_value"), t("col_customers"),
+              t("col_share")]  # fmt: skip
+    for dimension, rows in counts.groupby("dimension", sort=False):
+        lines = []
+        for r in rows.itertuples(index=False):
+            if r.value == "true":
+                value = ""
+            elif r.label_code == "industry":
+                value = t.industry(r.value)
+            else:
+                value = t.text("value", r.value)
+            lines.append(
+                f"<tr><td>{_e(names.get(r.label_code, r.name))}</td><td>{_e(r.label_code)}</td>"
+                f"<td>{_e(value)}</td><td class='num'>{int(r.customers):,}</td>"
+                f"<td>{_share_bar(r.share)}</td></tr>"
+            )
+        parts.append(f"<h3>{_e(t.text('label_dimension', dimension))}</h3>" + _table(header, lines))
+    return "\n".join(parts)
+
+
+def _strategy_section(matrix: pd.DataFrame, t: DisplayText) -> str:
+    header = "".join(f"<th>{_e(t.text('servqual', d))}</th>" for d in SERVQUAL_DIMENSIONS)
     lines = []
     ordered = matrix.sort_values(["level1_category", "segment_id"])
     for (segment_id, segment_name), cells in ordered.groupby(
@@ -259,29 +533,31 @@ def _strategy_section(matrix: pd.DataFrame) -> str:
                 tds.append("<td></td>")
                 continue
             cell = by_dimension.loc[dimension]
-            gap = "no answers" if pd.isna(cell["gap"]) else f"gap {cell['gap']:.2f}"
+            gap = (
+                t("no_answers")
+                if pd.isna(cell["gap"])
+                else t("gap_value", gap=f"{cell['gap']:.2f}")
+            )
             source = (
                 ""
                 if cell["gap_source"] == "segment"
-                else f" <span class='source'>({_e(cell['gap_source'])})</span>"
+                else f" <span class='source'>({_e(t('source_' + str(cell['gap_source'])))})</span>"
             )
             actions = [a for a in str(cell["actions"]).split(" | ") if a]
             items = "".join(f"<li>{_e(a)}</li>" for a in actions)
             colour = _gap_colour(cell["gap"])
             tds.append(
-                f"<td style='background:{colour}'><b>#{int(cell['rank'])}</b> {gap} "
+                f"<td style='background:{colour}'><b>#{int(cell['rank'])}</b> {_e(gap)} "
                 f"(n={int(cell['n_answers'])}){source}<ul class='actions'>{items}</ul></td>"
             )
         lines.append(
-            f"<tr><th>{_e(segment_id)}<br><span class='note'>{_e(segment_name)}</span></th>"
-            f"{''.join(tds)}</tr>"
+            f"<tr><th>{_e(segment_id)}<br><span class='note'>"
+            f"{_e(t.segment_name(segment_name))}</span></th>{''.join(tds)}</tr>"
         )
     return (
-        "<h2>Service strategy (SERVQUAL)</h2><p class='note'>Gap = mean(expectation − "
-        "perception) on the 1-7 scale, rank 1 = the dimension to invest in first. A segment with "
-        "too few answers borrows its category's (or the population's) gap, marked in brown.</p>"
-        f"<div class='scroll'><table><tr><th>segment</th>{header}</tr>{''.join(lines)}"
-        "</table></div>"
+        f"<h2>{_e(t('strategy_heading'))}</h2><p class='note'>{_e(t('strategy_note'))}</p>"
+        f"<div class='scroll'><table><tr><th>{_e(t('col_segment'))}</th>{header}</tr>"
+        f"{''.join(lines)}</table></div>"
     )
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ml.display import DisplayText, localise_rules
 from ml.labels import (
     SEEDS_DIR,
     RuleContext,
@@ -67,15 +68,7 @@ ACTION_COLUMNS = (
     "rule_version",
 )
 LIST_SEPARATOR = " | "
-# how reasons name the level-1 categories ("outage-sensitive large industrial customer")
-CATEGORY_WORDS = {
-    "important": "important",
-    "key": "key",
-    "large_industrial": "large industrial",
-    "large_commercial": "large commercial",
-    "large_residential_community": "residential community",
-    "other": "general",
-}
+# English ordinals of the gap ranks (the English gap_ranked text; Chinese writes 第N大)
 ORDINALS = ("largest", "second-largest", "third-largest", "fourth-largest", "fifth-largest")
 
 
@@ -248,15 +241,21 @@ def build_service_strategy(
     rules: pd.DataFrame | None = None,
     label_registry: pd.DataFrame | None = None,
     config: StrategyConfig | None = None,
+    display: DisplayText | None = None,
 ) -> StrategyResult:
-    """Gaps, the segment × dimension strategy matrix and the top actions of every customer."""
+    """Gaps, the segment × dimension strategy matrix and the top actions of every customer.
+
+    Actions and reasons read in the locale of `display` (the rules' action_zh / reason_zh,
+    category and segment names from the display_text seed); English without it."""
     config = config or StrategyConfig()
+    display = display or DisplayText.load("en")
     rules = load_strategy_rules() if rules is None else validate_strategy_rules(rules)
+    rules = localise_rules(rules, display.locale)
     registry = (
         load_label_registry() if label_registry is None else validate_label_registry(label_registry)
     )
     as_of_month = single_month(scores)
-    frame = _strategy_frame(scores, customer_segments)
+    frame = _strategy_frame(scores, customer_segments, display)
     gaps = servqual_gaps(surveys, customer_segments, config)
     context = _rule_context(frame, customer_labels, registry, gaps, rules)
     applies = np.column_stack(
@@ -271,7 +270,7 @@ def build_service_strategy(
         ]
     )
     matrix = _strategy_matrix(frame, gaps, rules, applies, config)
-    actions = _customer_actions(frame, gaps, rules, applies, as_of_month, config)
+    actions = _customer_actions(frame, gaps, rules, applies, as_of_month, config, display)
     return StrategyResult(gaps, matrix, actions)
 
 
@@ -285,7 +284,9 @@ def customer_service_actions(*args, **kwargs) -> pd.DataFrame:
     return build_service_strategy(*args, **kwargs).customer_service_actions
 
 
-def _strategy_frame(scores: pd.DataFrame, customer_segments: pd.DataFrame) -> pd.DataFrame:
+def _strategy_frame(
+    scores: pd.DataFrame, customer_segments: pd.DataFrame, display: DisplayText
+) -> pd.DataFrame:
     require_unique_customers(scores)
     require_unique_customers(customer_segments, "customer_segments")
     segments = customer_segments[["customer_id", "segment_id", "segment_name"]]
@@ -298,9 +299,7 @@ def _strategy_frame(scores: pd.DataFrame, customer_segments: pd.DataFrame) -> pd
         raise ValueError(
             f"{int(unsegmented.sum())} scored customers have no segment, e.g. {examples}"
         )
-    frame["level1_category_name"] = (
-        frame["level1_category"].map(CATEGORY_WORDS).fillna(frame["level1_category"])
-    )
+    frame["level1_category_name"] = display.series("category", frame["level1_category"])
     return frame
 
 
@@ -378,6 +377,7 @@ def _customer_actions(
     applies: np.ndarray,
     as_of_month: pd.Timestamp,
     config: StrategyConfig,
+    display: DisplayText,
 ) -> pd.DataFrame:
     """Top actions per customer: priority first, then the segment's gap rank of the dimension."""
     rows, rule_positions = np.nonzero(applies)
@@ -403,14 +403,19 @@ def _customer_actions(
     chosen = frame.loc[:, [c for c in frame.columns if c in needed]].iloc[rows]
     chosen = chosen.reset_index(drop=True)
     picked = rules.iloc[rule_positions].reset_index(drop=True)
+    shown = chosen.copy()  # the words a reason quotes, in its locale (codes stay in the table)
+    if "segment_name" in shown.columns:
+        shown["segment_name"] = display.segment_names(shown["segment_name"])
+    if "customer_type" in shown.columns:
+        shown["customer_type"] = display.series("value", shown["customer_type"])
     reasons = pd.Series("", index=chosen.index, dtype=object)
     for position in np.unique(rule_positions):
         rule = rules.iloc[position]
         selected = np.flatnonzero(rule_positions == position)
         reasons.iloc[selected] = render_template(
-            chosen.iloc[selected], rule["reason"] or rule["action"], rule["action_code"]
+            shown.iloc[selected], rule["reason"] or rule["action"], rule["action_code"]
         ).to_numpy()
-    clauses = _gap_clauses(gaps)
+    clauses = _gap_clauses(gaps, display)
     keys = pd.MultiIndex.from_arrays(
         [chosen["segment_id"].to_numpy(dtype=object), picked["dimension"].to_numpy(dtype=object)]
     )
@@ -433,21 +438,23 @@ def _customer_actions(
     return actions.loc[:, list(ACTION_COLUMNS)]
 
 
-def _gap_clauses(gaps: pd.DataFrame) -> dict[tuple[str, str], str]:
-    """Plain words on where a dimension stands in the segment's SERVQUAL gaps."""
+def _gap_clauses(gaps: pd.DataFrame, display: DisplayText) -> dict[tuple[str, str], str]:
+    """Plain words on where a dimension stands in the segment's SERVQUAL gaps, in the display's
+    locale (the gap_* texts of the display_text seed)."""
     clauses = {}
     for cell in gaps.itertuples(index=False):
+        dimension = display.text("servqual", cell.dimension)
         if pd.isna(cell.gap):
-            text = f"no survey answers on {cell.dimension} yet"
+            text = display("gap_no_answers", dimension=dimension)
         elif cell.gap > 0:
             ordinal = ORDINALS[cell.rank - 1] if cell.rank <= len(ORDINALS) else f"#{cell.rank}"
-            text = f"{cell.dimension} is this segment's {ordinal} gap ({cell.gap:.1f})"
-        else:
-            text = f"{cell.dimension} shows no gap for this segment ({cell.gap:.1f})"
-        if cell.gap_source in ("category", "population") and pd.notna(cell.gap):
-            text += (
-                f", {cell.gap_source} figure: the segment has only {cell.segment_n_answers} answers"
+            text = display(
+                "gap_ranked", dimension=dimension, rank=cell.rank, ordinal=ordinal, gap=cell.gap
             )
+        else:
+            text = display("gap_none", dimension=dimension, gap=cell.gap)
+        if cell.gap_source in ("category", "population") and pd.notna(cell.gap):
+            text += display(f"gap_borrowed_{cell.gap_source}", answers=cell.segment_n_answers)
         clauses[(cell.segment_id, cell.dimension)] = text
     return clauses
 

@@ -12,8 +12,10 @@ from orchestration.assets.dbt import (
     dbt_staging_models,
 )
 from orchestration.assets.factors import factor_assets
+from orchestration.assets.kpis import kpi_assets, kpi_checks
 from orchestration.assets.outputs import output_assets, output_checks
 from orchestration.assets.sources import landing_extract, raw_tables
+from orchestration.assets.staff import staff_assets
 from orchestration.checks.freshness import freshness_checks, freshness_sensor
 from orchestration.checks.mart_gates import mart_gate_checks, output_gate_checks
 from orchestration.checks.raw_gates import raw_gate_checks
@@ -29,6 +31,8 @@ ASSETS = [
     *factor_assets,
     dbt_factor_score_models,
     *output_assets,
+    *kpi_assets,
+    *staff_assets,
 ]
 ASSET_CHECKS = [
     *raw_gate_checks,
@@ -36,6 +40,7 @@ ASSET_CHECKS = [
     *mart_gate_checks,
     *output_gate_checks,
     *output_checks,
+    *kpi_checks,
 ]
 
 monthly_refresh = dg.define_asset_job(

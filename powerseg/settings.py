@@ -10,6 +10,19 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+# The languages staff outputs are written in (POWERSEG_LOCALE); display texts are in the seeds.
+LOCALES = ("zh-CN", "en")
+DEFAULT_LOCALE = "zh-CN"
+
+
+def check_locale(locale: str) -> str:
+    if locale not in LOCALES:
+        raise ValueError(
+            f"POWERSEG_LOCALE={locale!r} is not a supported locale; use one of {', '.join(LOCALES)}"
+        )
+    return locale
+
+
 # DuckDB caches up to 80 % of RAM by default; every connection powerseg opens (dbt through its
 # profile, the Python assets and the quality gates through `duckdb_memory_limit`) is bounded
 # instead, and spills to disk past the limit. POWERSEG_DUCKDB_MEMORY_LIMIT overrides it.
@@ -49,6 +62,9 @@ class Settings:
     # Dagster's run, event-log and schedule storage in PostgreSQL instead of SQLite files under
     # DAGSTER_HOME (POWERSEG_DAGSTER_PG_URL, e.g. postgresql://user:pw@host:5432/dagster).
     dagster_pg_url: str | None = None
+    # The language of staff outputs (labels, segment names, actions, report, portrait export):
+    # POWERSEG_LOCALE, zh-CN (default) or en. Codes in the tables never change with it.
+    locale: str = "zh-CN"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -74,6 +90,7 @@ class Settings:
             reports_dir=data_dir / "reports",
             source=env.get("POWERSEG_SOURCE", "landing"),
             dagster_pg_url=env.get("POWERSEG_DAGSTER_PG_URL") or None,
+            locale=check_locale(env.get("POWERSEG_LOCALE") or DEFAULT_LOCALE),
         )
 
     def export_env(self) -> dict[str, str]:
@@ -90,4 +107,5 @@ class Settings:
             "MLFLOW_ARTIFACT_ROOT": self.mlflow_artifact_root,
             "DAGSTER_HOME": str(self.dagster_home),
             "POWERSEG_SOURCE": self.source,
+            "POWERSEG_LOCALE": self.locale,
         }

@@ -13,9 +13,9 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from ml.display import DisplayText
 from ml.labels import evaluate_labels, label_frequencies, required_columns, rule_names
 from ml.points import points_balance, points_ledger, validate_points_rules
-from ml.report import write_segment_report
 from ml.segmentation import (
     SegmentationConfig,
     log_segmentation_run,
@@ -47,6 +47,7 @@ SURVEYS = dg.AssetKey(["staging", "stg_raw__satisfaction_surveys"])
 LABEL_REGISTRY = dg.AssetKey(["staging", "label_registry"])
 POINTS_RULES = dg.AssetKey(["staging", "points_rules"])
 STRATEGY_RULES = dg.AssetKey(["staging", "strategy_rules"])
+DISPLAY_TEXT = dg.AssetKey(["staging", "display_text"])
 
 OUTPUT_TABLES = (
     "customer_segments",
@@ -144,6 +145,11 @@ def read_seed(con: duckdb.DuckDBPyConnection, name: str) -> pd.DataFrame:
             description=f"the dbt seed {table} is missing: run `dbt seed` (dbt_models)"
         )
     return con.execute(f"select * from {table}").df().fillna("").astype(str)
+
+
+def display_text(con: duckdb.DuckDBPyConnection) -> DisplayText:
+    """The display texts dbt loaded, in the locale of POWERSEG_LOCALE."""
+    return DisplayText.from_frame(read_seed(con, "display_text"), Settings.from_env().locale)
 
 
 def with_dates(frame: pd.DataFrame) -> pd.DataFrame:
@@ -625,7 +631,7 @@ def _points_month(month: dt.date, warehouse: WarehouseResource):
     specs=[
         dg.AssetSpec(
             output_key("segment_strategy_matrix"),
-            deps=[output_key("customer_segments"), SURVEYS, STRATEGY_RULES],
+            deps=[output_key("customer_segments"), SURVEYS, STRATEGY_RULES, DISPLAY_TEXT],
             description=(
                 "Segment × SERVQUAL dimension: expectation − perception gap (survey answers of the "
                 "last 12 months; a segment with under 30 answers borrows its level-1 category's "
@@ -641,6 +647,7 @@ def _points_month(month: dt.date, warehouse: WarehouseResource):
                 output_key("customer_labels"),
                 SURVEYS,
                 STRATEGY_RULES,
+                DISPLAY_TEXT,
                 *PORTRAIT_DEPS,
             ],
             description=(
@@ -665,6 +672,7 @@ def _service_strategy_month(month: dt.date, warehouse: WarehouseResource):
     with warehouse.connect(read_only=True) as con:
         rules = read_seed(con, "strategy_rules")
         registry = read_seed(con, "label_registry")
+        display = display_text(con)
         frame = portrait_frame(con, month, rule_inputs(strategy_rules=rules))
         segments_now = month_rows(con, "outputs.customer_segments", month)
         labels = month_rows(con, "outputs.customer_labels", month)
@@ -677,7 +685,14 @@ def _service_strategy_month(month: dt.date, warehouse: WarehouseResource):
     if segments_now.empty:
         raise dg.Failure(description=f"outputs.customer_segments has no rows for {month}")
     result = build_service_strategy(
-        frame, segments_now, surveys, labels, rules=rules, label_registry=registry, config=config
+        frame,
+        segments_now,
+        surveys,
+        labels,
+        rules=rules,
+        label_registry=registry,
+        config=config,
+        display=display,
     )
     matrix, actions = result.segment_strategy_matrix, result.customer_service_actions
     with warehouse.connect() as con:
@@ -713,113 +728,5 @@ def _service_strategy_month(month: dt.date, warehouse: WarehouseResource):
     )
 
 
-# --------------------------------------------------------------------------- exports and report
-
-
-def export_month(
-    con: duckdb.DuckDBPyConnection, month: dt.date, folder: Path
-) -> dict[str, dict[str, object]]:
-    """Every output table's rows of `month` as `<table>.parquet` and `<table>.csv` in `folder`."""
-    folder.mkdir(parents=True, exist_ok=True)
-    literal = f"DATE '{month.isoformat()}'"  # a date object, never user text
-    written: dict[str, dict[str, object]] = {}
-    for table in OUTPUT_TABLES:
-        query = f"select * from outputs.{table} where as_of_month = {literal}"
-        rows = con.execute(f"select count(*) from ({query})").fetchone()[0]
-        for suffix, options in (("parquet", "FORMAT parquet"), ("csv", "FORMAT csv, HEADER")):
-            target = folder / f"{table}.{suffix}"
-            partial = target.with_name(f".{target.name}.partial")
-            con.execute(f"COPY ({query}) TO '{partial}' ({options})")
-            partial.replace(target)  # readers never see a half-written file
-        written[table] = {"rows": int(rows), "files": [f"{table}.parquet", f"{table}.csv"]}
-    return written
-
-
-@dg.asset(
-    key=["reports", "exports"],
-    deps=[output_key(t) for t in OUTPUT_TABLES],
-    group_name="reports",
-    kinds={"parquet", "csv"},
-    owners=[OWNER],
-    **MONTHLY_WRITER,
-    description=(
-        "Every output table's rows of the as-of month as Parquet and CSV under "
-        "<data>/exports/<YYYY-MM>/ (one pair of files per table; a re-run overwrites them)."
-    ),
-)
-def exports(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    yield from each_month(context, lambda month: _exports_month(month, warehouse))
-
-
-def _exports_month(month: dt.date, warehouse: WarehouseResource):
-    started = time.perf_counter()
-    exports_dir, _ = output_dirs(warehouse)
-    with warehouse.connect(read_only=True) as con:
-        folder = exports_dir / month.strftime("%Y-%m")
-        written = export_month(con, month, folder)
-    yield dg.MaterializeResult(
-        metadata={
-            "as_of_month": str(month),
-            "folder": dg.MetadataValue.path(str(folder)),
-            "rows_by_table": dg.MetadataValue.json({t: w["rows"] for t, w in written.items()}),
-            "files": len(written) * 2,
-            "seconds": round(time.perf_counter() - started, 2),
-        }
-    )
-
-
-@dg.asset(
-    key=["reports", "segment_report"],
-    deps=[
-        output_key("segment_profiles"),
-        output_key("segment_migration"),
-        output_key("customer_labels"),
-        output_key("segment_strategy_matrix"),
-        LABEL_REGISTRY,
-    ],
-    group_name="reports",
-    kinds={"html"},
-    owners=[OWNER],
-    **MONTHLY_WRITER,
-    description=(
-        "The segment report for service staff, one self-contained HTML file at "
-        "<data>/reports/<YYYY-MM>/segments.html: segment sizes, −1…+1 factor index bars per "
-        "segment, migration matrix, label frequencies and the SERVQUAL strategy matrix."
-    ),
-)
-def segment_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
-    yield from each_month(context, lambda month: _segment_report_month(month, warehouse))
-
-
-def _segment_report_month(month: dt.date, warehouse: WarehouseResource):
-    started = time.perf_counter()
-    _, reports_dir = output_dirs(warehouse)
-    with warehouse.connect(read_only=True) as con:
-        profiles = month_rows(con, "outputs.segment_profiles", month)
-        migration = month_rows(con, "outputs.segment_migration", month)
-        labels = month_rows(con, "outputs.customer_labels", month)
-        matrix = month_rows(con, "outputs.segment_strategy_matrix", month)
-        registry = read_seed(con, "label_registry")
-    if profiles.empty:
-        raise dg.Failure(description=f"outputs.segment_profiles has no rows for {month}")
-    path = write_segment_report(
-        reports_dir / month.strftime("%Y-%m") / "segments.html",
-        profiles,
-        migration=migration,
-        customer_labels=labels,
-        label_registry=registry,
-        strategy_matrix=matrix,
-    )
-    yield dg.MaterializeResult(
-        metadata={
-            "as_of_month": str(month),
-            "path": dg.MetadataValue.path(str(path)),
-            "segments": len(profiles),
-            "bytes": path.stat().st_size,
-            "seconds": round(time.perf_counter() - started, 2),
-        }
-    )
-
-
-output_assets = [segments, customer_labels, points, service_strategy, exports, segment_report]
+output_assets = [segments, customer_labels, points, service_strategy]
 output_checks = [segments_cover_customers_within_limits]
