@@ -708,6 +708,9 @@ def _newest_outputs(settings: Settings) -> list[str]:
             files = sorted(months[-1].glob(pattern))
             where = files[0] if label == "report:" and files else months[-1]
             lines.append(f"{label:<13} {where}")
+            portrait = months[-1] / "customer_portrait.csv"
+            if label == "exports:" and portrait.is_file():
+                lines.append(f"{'portrait:':<13} {portrait}")
     return lines
 
 

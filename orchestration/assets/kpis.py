@@ -319,6 +319,7 @@ def service_kpis_within_alarm_thresholds(
             "alarms": len(frame),
             "alarmed": dg.MetadataValue.md(
                 frame[["as_of_month", "district", "kpi_code", "value", "threshold"]]
+                .assign(as_of_month=frame["as_of_month"].astype(str))
                 .round(4)
                 .to_markdown(index=False)
                 if len(frame)

@@ -82,6 +82,8 @@ def test_run_prints_one_line_per_step_and_keeps_the_rest_in_its_log(pipeline_run
     report = Path(re.search(r"^report: +(\S+)$", result.stdout, re.M).group(1))
     assert report.is_file() and report.suffix == ".html"
     assert Path(re.search(r"^exports: +(\S+)$", result.stdout, re.M).group(1)).is_dir()
+    portrait = Path(re.search(r"^portrait: +(\S+)$", result.stdout, re.M).group(1))
+    assert portrait.read_bytes()[:3] == b"\xef\xbb\xbf"  # the staff's CSV opens in Excel
 
 
 @pytest.mark.slow
