@@ -11,10 +11,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
-from tests.browser.test_ui import ARTIFACTS, chromium_executable
+from tests.browser.test_ui import ARTIFACTS, launch_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("pipeline")]
 
@@ -61,17 +60,9 @@ def test_the_chinese_report_renders_with_its_districts_and_alarms(pipeline_run):
             "select count(distinct district) from outputs.customer_portrait where as_of_month = ?",
             [f"{month}-01"],
         ).fetchone()[0]
-    executable = chromium_executable()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(
-                executable_path=executable,
-                headless=True,
-                args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
-            )
-        except PlaywrightError as exc:
-            pytest.skip(f"headless Chromium ({executable}) could not start: {exc}")
+        browser = launch_chromium(playwright)
         # offline: the report must need nothing from the network
         context = browser.new_context(offline=True, viewport={"width": 1300, "height": 1000})
         page = context.new_page()

@@ -261,18 +261,23 @@ def instance(pipeline_run, tmp_path_factory):
         (ARTIFACTS / "ui_timings.json").write_text(json.dumps(inst.timings, indent=2) + "\n")
 
 
+def launch_chromium(playwright):
+    """Debian's chromium, headless (skips the test with the reason when it cannot start)."""
+    executable = chromium_executable()
+    try:
+        return playwright.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+        )
+    except PlaywrightError as exc:
+        pytest.skip(f"headless Chromium ({executable}) could not start: {exc}")
+
+
 @pytest.fixture(scope="module")
 def page(instance):
-    executable = chromium_executable()
     with sync_playwright() as playwright:
-        try:
-            browser = playwright.chromium.launch(
-                executable_path=executable,
-                headless=True,
-                args=["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
-            )
-        except PlaywrightError as exc:
-            pytest.skip(f"headless Chromium ({executable}) could not start: {exc}")
+        browser = launch_chromium(playwright)
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         page.set_default_timeout(UI_TIMEOUT_MS)
         yield page
