@@ -169,6 +169,16 @@ def portrait_frame(
         values = frame[column]
         shown = text.industries(values) if code == "industry" else text.series("value", values)
         frame[column] = shown.where(values != "true", flag)
+    return as_text_columns(frame)
+
+
+def as_text_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns typed as text even when a month has no value in them (a label nobody
+    carries yet): pandas gives an all-None column no type, and DuckDB would create it as a
+    number that next month's '是' cannot be written into."""
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            frame[column] = frame[column].astype("string")
     return frame
 
 
@@ -185,20 +195,22 @@ def portrait_headers(frame: pd.DataFrame, registry: pd.DataFrame, text: DisplayT
 
 
 def replace_month_growing(con, table: str, frame: pd.DataFrame, month: dt.date) -> int:
-    """`replace_month`, adding the columns a new registry row brought (older months read NULL)."""
+    """`replace_month`, adding the columns a new registry row brought (older months read NULL)
+    and turning into text a text column an earlier month stored as a number."""
     if table_exists(con, table):
         schema, name = table.split(".")
-        existing = {
-            r[0]
-            for r in con.execute(
-                "select column_name from information_schema.columns where table_schema = ? "
-                "and table_name = ?",
+        existing = dict(
+            con.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = ? and table_name = ?",
                 [schema, name],
             ).fetchall()
-        }
+        )
         for column in frame.columns:
             if column not in existing:
                 con.execute(f'alter table {table} add column "{column}" varchar')
+            elif frame[column].dtype == "string" and existing[column] != "VARCHAR":
+                con.execute(f'alter table {table} alter "{column}" type varchar')
     return replace_month(con, table, frame, month)
 
 

@@ -186,3 +186,36 @@ def test_a_bad_thresholds_seed_names_its_rows(thresholds):
             thresholds,
             APRIL,
         )
+
+
+def test_a_portrait_label_nobody_carries_yet_stays_text(tmp_path):
+    """The first month nobody carries a label (its column is all None), the next month someone
+    does: both months are written, the column is text."""
+    from orchestration.assets.staff import as_text_columns, replace_month_growing
+
+    con = duckdb.connect(str(tmp_path / "p.duckdb"))
+    con.execute("create schema outputs")
+    # as an earlier release left it: the empty label column stored as a number
+    con.execute(
+        "create table outputs.customer_portrait (as_of_month date, customer_id varchar, "
+        "label_inspection_watch integer)"
+    )
+    for month, carried in ((MARCH, [None, None]), (APRIL, ["是", None])):
+        frame = pd.DataFrame(
+            {
+                "as_of_month": pd.Series([month, month]).astype("date32[pyarrow]"),
+                "customer_id": ["K1", "K2"],
+                "label_inspection_watch": pd.Series(carried, dtype=object),
+            }
+        )
+        replace_month_growing(con, "outputs.customer_portrait", as_text_columns(frame), month)
+    rows = con.execute(
+        "select as_of_month, label_inspection_watch from outputs.customer_portrait "
+        "order by as_of_month, customer_id"
+    ).fetchall()
+    assert [r[1] for r in rows] == [None, None, "是", None]
+    kind = con.execute(
+        "select data_type from information_schema.columns where column_name = "
+        "'label_inspection_watch'"
+    ).fetchone()[0]
+    assert kind == "VARCHAR"
