@@ -103,10 +103,8 @@ class DisplayText:
         return template.format(**values) if values else template
 
     def series(self, kind: str, values: pd.Series) -> pd.Series:
-        """`text(kind, v)` for a column, one look-up per distinct value."""
-        distinct = pd.unique(values.dropna())
-        mapping = {v: self.text(kind, v) for v in distinct}
-        return values.map(mapping)
+        """`text(kind, v)` for a column."""
+        return _per_distinct(values, lambda v: self.text(kind, v))
 
     def segment_name(self, name: str) -> str:
         """'high value · outage-sensitive' → '高价值·停电敏感' (each word from the seed)."""
@@ -114,8 +112,7 @@ class DisplayText:
         return JOINER[self.locale].join(words)
 
     def segment_names(self, names: pd.Series) -> pd.Series:
-        distinct = pd.unique(names.dropna())
-        return names.map({n: self.segment_name(n) for n in distinct})
+        return _per_distinct(names, self.segment_name)
 
     def industry(self, code) -> str:
         """'H62 餐饮业': the GB/T 4754 division, else its section (the letter), else the code."""
@@ -129,14 +126,19 @@ class DisplayText:
         return code
 
     def industries(self, codes: pd.Series) -> pd.Series:
-        distinct = pd.unique(codes.dropna())
-        return codes.map({c: self.industry(c) for c in distinct})
+        return _per_distinct(codes, self.industry)
 
     def label_names(self, registry: pd.DataFrame) -> dict[str, str]:
         """label code → its name in this locale (label_registry `name_zh` / `name`)."""
         column = "name_zh" if self.chinese and "name_zh" in registry.columns else "name"
         names = registry[column].where(registry[column].astype(str) != "", registry["name"])
         return dict(zip(registry["code"], names, strict=True))
+
+
+def _per_distinct(values: pd.Series, show) -> pd.Series:
+    """`show(v)` for every value of a column, computed once per distinct value (a million rows
+    hold a few dozen codes)."""
+    return values.map({v: show(v) for v in pd.unique(values.dropna())})
 
 
 def localise_rules(rules: pd.DataFrame, locale: str) -> pd.DataFrame:

@@ -29,24 +29,15 @@ from orchestration.assets.outputs import (
     month_rows,
     output_dirs,
     output_key,
-    previous_month_rows,
     read_seed,
+    table_columns,
     table_exists,
     with_dates,
 )
 from orchestration.resources import WarehouseResource
 from powerseg.warehouse import replace_month
 
-STAGED = {
-    name: dg.AssetKey(["staging", f"stg_raw__{name}"])
-    for name in (
-        "bills",
-        "work_orders",
-        "channel_interactions",
-        "inspections",
-        "satisfaction_surveys",
-    )
-}
+BILLS = dg.AssetKey(["staging", "stg_raw__bills"])
 STAFF_TABLES = ("customer_portrait", "service_kpis")
 EXPORTED_TABLES = (*OUTPUT_TABLES, *STAFF_TABLES)
 ACTIONS_IN_PORTRAIT = 3
@@ -143,7 +134,7 @@ def portrait_sql(label_codes: list[str]) -> str:
     )
 
 
-def portrait_frame(
+def customer_portrait_frame(
     con: duckdb.DuckDBPyConnection, month: dt.date, registry: pd.DataFrame, text: DisplayText
 ) -> pd.DataFrame:
     """One row per segmented customer: where they are, their category and segment, the five
@@ -182,11 +173,11 @@ def as_text_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def portrait_headers(frame: pd.DataFrame, registry: pd.DataFrame, text: DisplayText) -> list[str]:
+def portrait_headers(columns: list[str], registry: pd.DataFrame, text: DisplayText) -> list[str]:
     """The CSV header staff read: each column's display name (label columns: the label's)."""
     names = text.label_names(registry)
     headers = []
-    for column in frame.columns:
+    for column in columns:
         if column.startswith("label_") and column.removeprefix("label_") in names:
             headers.append(names[column.removeprefix("label_")])
         else:
@@ -245,7 +236,7 @@ def _portrait_month(month: dt.date, warehouse: WarehouseResource):
     with warehouse.connect(read_only=True) as con:
         text = display_text(con)
         registry = read_seed(con, "label_registry")
-        frame = portrait_frame(con, month, registry, text)
+        frame = customer_portrait_frame(con, month, registry, text)
     with warehouse.connect() as con:
         written = replace_month_growing(con, "outputs.customer_portrait", with_dates(frame), month)
     yield dg.MaterializeResult(
@@ -339,8 +330,8 @@ def _exports_month(month: dt.date, warehouse: WarehouseResource):
         text = display_text(con)
         registry = read_seed(con, "label_registry")
         folder = exports_dir / month.strftime("%Y-%m")
-        portrait_columns = con.execute("select * from outputs.customer_portrait limit 0").df()
-        headers = {"customer_portrait": portrait_headers(portrait_columns, registry, text)}
+        columns = table_columns(con, "outputs.customer_portrait")
+        headers = {"customer_portrait": portrait_headers(columns, registry, text)}
         written = export_month(con, month, folder, headers)
     yield dg.MaterializeResult(
         metadata={
@@ -411,9 +402,23 @@ order by large.customer_id
 """
 
 
+def _month_params(month: dt.date) -> dict[str, dt.date]:
+    return {"month": month, "next": (pd.Timestamp(month) + pd.DateOffset(months=1)).date()}
+
+
+def previous_segment_figures(con: duckdb.DuckDBPyConnection, month: dt.date):
+    """Segment figures of the month segmented before `month` (None on the first month)."""
+    previous = con.execute(
+        "select max(as_of_month) from outputs.customer_segments where as_of_month < ?", [month]
+    ).fetchone()[0]
+    if previous is None:
+        return None
+    return con.execute(SEGMENT_FIGURES_SQL, _month_params(previous)).df()
+
+
 def report_figures(con: duckdb.DuckDBPyConnection, month: dt.date) -> dict[str, pd.DataFrame]:
     start = pd.Timestamp(month)
-    params = {"month": month, "next": (start + pd.DateOffset(months=1)).date()}
+    params = _month_params(month)
     large_params = params | {
         "before": (start - pd.DateOffset(months=1)).date(),
         "year_before": (start - pd.DateOffset(months=12)).date(),
@@ -465,7 +470,7 @@ def factor_status(con: duckdb.DuckDBPyConnection, month: dt.date, text: DisplayT
         output_key("service_kpis"),
         LABEL_REGISTRY,
         DISPLAY_TEXT,
-        STAGED["bills"],
+        BILLS,
     ],
     group_name="reports",
     kinds={"html"},
@@ -486,7 +491,6 @@ def segment_report(context: dg.AssetExecutionContext, warehouse: WarehouseResour
 def _segment_report_month(month: dt.date, warehouse: WarehouseResource):
     started = time.perf_counter()
     _, reports_dir = output_dirs(warehouse)
-    previous = (pd.Timestamp(month) - pd.DateOffset(months=1)).date()
     with warehouse.connect(read_only=True) as con:
         text = display_text(con)
         profiles = month_rows(con, "outputs.segment_profiles", month)
@@ -497,10 +501,7 @@ def _segment_report_month(month: dt.date, warehouse: WarehouseResource):
         registry = read_seed(con, "label_registry")
         thresholds = read_seed(con, "kpi_thresholds")
         figures = report_figures(con, month)
-        had_previous = previous_month_rows(con, "outputs.customer_segments", month) is not None
-        previous_figures = (
-            report_figures(con, previous)["segment_figures"] if had_previous else None
-        )
+        previous_figures = previous_segment_figures(con, month)
         status = factor_status(con, month, text)
     if profiles.empty:
         raise dg.Failure(description=f"outputs.segment_profiles has no rows for {month}")
