@@ -7,9 +7,6 @@ quality floors, the factor scores its customers with the rule, calibrated on the
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -17,6 +14,7 @@ from sklearn.isotonic import IsotonicRegression
 
 from ml import metrics as m
 from ml.arrears import grades_from_probability, points_from_probability
+from ml.baseline_rules import BaselineRule
 from ml.preprocessing import (
     TooFewLabels,
     assign_tiers,
@@ -24,72 +22,18 @@ from ml.preprocessing import (
     numeric_matrix,
     top_reasons,
 )
+from ml.registry import REGISTRY, Registry
 
 RULE_VERSION = "rule"
 PROBABILITY_CLIP = 1e-4  # an isotonic step with no positive would give points of ±infinity
+# every supervised factor's rule, from its registry entry
+RULES: dict[str, BaselineRule] = {f.name: f.baseline for f in REGISTRY if f.baseline is not None}
 
 
-def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
-    return np.nan_to_num(numeric_matrix(frame, [name])[:, 0], nan=0.0)
-
-
-def _arrears_rule(frame: pd.DataFrame) -> np.ndarray:
-    unpaid = np.clip(_column(frame, "unpaid_amount_at_as_of_cny"), 0, None)
-    # the unpaid amount only orders customers with the same bill counts: it adds less than one
-    return (
-        _column(frame, "late_payments_12m")
-        + _column(frame, "unpaid_bills_at_as_of")
-        + unpaid / (unpaid + 100.0)
-    )
-
-
-def _outage_rule(frame: pd.DataFrame) -> np.ndarray:
-    return _column(frame, "outages_experienced_12m") * (
-        1 + _column(frame, "outage_contacts_72h_12m")
-    )
-
-
-def _inspection_rule(frame: pd.DataFrame) -> np.ndarray:
-    return _column(frame, "meter_events_3m") + np.clip(
-        _column(frame, "consumption_drop_ratio"), 0, None
-    )
-
-
-@dataclass(frozen=True)
-class BaselineRule:
-    """A one-line risk rule: higher = riskier; `columns` are what its reasons quote."""
-
-    name: str
-    formula: str
-    columns: tuple[str, ...]
-    score: Callable[[pd.DataFrame], np.ndarray]
-
-
-RULES: dict[str, BaselineRule] = {
-    "arrears": BaselineRule(
-        "late bills and unpaid balance",
-        "late_payments_12m + unpaid_bills_at_as_of + a / (a + 100), a = unpaid_amount_at_as_of_cny",
-        ("late_payments_12m", "unpaid_bills_at_as_of", "unpaid_amount_at_as_of_cny"),
-        _arrears_rule,
-    ),
-    "outage_sensitivity": BaselineRule(
-        "outages hit x past contacts",
-        "outages_experienced_12m * (1 + outage_contacts_72h_12m)",
-        ("outages_experienced_12m", "outage_contacts_72h_12m"),
-        _outage_rule,
-    ),
-    "inspection": BaselineRule(
-        "meter events and consumption drop",
-        "meter_events_3m + max(consumption_drop_ratio, 0)",
-        ("meter_events_3m", "consumption_drop_ratio"),
-        _inspection_rule,
-    ),
-}
-
-
-def rule_model_name(factor: str) -> str:
+def rule_model_name(factor: str, registry: Registry = REGISTRY) -> str:
     """What `model_name` says when the rule scored a factor's customers."""
-    return f"powerseg_{factor} rule baseline: {RULES[factor].name}"
+    entry = registry[factor]
+    return f"{entry.model_name} rule baseline: {entry.baseline.name}"
 
 
 def _auc_either_way(y: np.ndarray, score: np.ndarray) -> float:
@@ -100,7 +44,7 @@ def _auc_either_way(y: np.ndarray, score: np.ndarray) -> float:
 
 
 def baseline_metrics(
-    factor: str, features: pd.DataFrame, labels: np.ndarray, candidate_columns
+    rule: BaselineRule, features: pd.DataFrame, labels: np.ndarray, candidate_columns
 ) -> tuple[dict[str, float], dict[str, str]]:
     """(metrics, params): the rule's hold-out AUC and the best single feature's, sign-adjusted.
 
@@ -111,7 +55,6 @@ def baseline_metrics(
     if y.all() or not y.any():
         nan = float("nan")
         return {"baseline_rule_auc": nan, "baseline_best_feature_auc": nan}, {}
-    rule = RULES[factor]
     matrix = numeric_matrix(features, list(candidate_columns))
     best_name, best_auc = "", 0.5
     for i, name in enumerate(candidate_columns):  # a loop over features, not customers
@@ -132,18 +75,20 @@ def baseline_metrics(
 
 class RuleBaselineModel(ClassifierMixin, BaseEstimator):
     """A factor's rule as a scorer: the rule value, calibrated to a probability by isotonic
-    regression on the fit rows, with the factor's tiers (and for arrears its points and grades).
+    regression on the fit rows, with the factor's tiers (and its points and grade where its
+    score table has them).
 
-    It writes exactly the columns of the factor's model; its reasons quote the rule's inputs.
+    It writes exactly the columns of the factor's score table; its reasons quote the rule's inputs.
     """
 
-    def __init__(self, factor: str, config=None):
+    def __init__(self, factor: str, config=None, registry: Registry = REGISTRY):
         self.factor = factor
         self.config = config
+        self.registry = registry
 
     @property
     def rule(self) -> BaselineRule:
-        return RULES[self.factor]
+        return self.registry[self.factor].baseline
 
     @property
     def input_columns(self) -> list[str]:
@@ -200,13 +145,15 @@ class RuleBaselineModel(ClassifierMixin, BaseEstimator):
             index=frame.index,
         )
         cfg = self.config
-        if self.factor == "arrears":
+        columns = self.registry[self.factor].score_dtypes()
+        if "points" in columns:
             out["points"] = np.round(
                 points_from_probability(probability, cfg.base_points, cfg.base_odds, cfg.pdo), 1
             )
+        if "grade" in columns:
             out["grade"] = grades_from_probability(probability, cfg.grade_max_pd)
         out["tier"] = assign_tiers(100 * probability, self.tier_thresholds_)
-        if self.factor == "inspection":
+        if "reason" in columns:  # one rule path, like a tree's
             out["reason"] = self._rule_text(frame)
         else:
             reasons = self._reasons(frame, cfg.n_reasons)

@@ -1,6 +1,7 @@
-"""Every default of the five factor models in one place: features, tiers, scorecard scaling, seeds.
+"""Every default of the factor models in one place: features, tiers, scorecard scaling, seeds.
 
-A caller overrides a factor with `resolve_config(factor, {...})` or by passing its own dataclass.
+A caller overrides a factor with `resolve_config(factor, {...})` (ml/registry.py) or by passing its
+own dataclass.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-FACTORS = ("contribution", "outage_sensitivity", "arrears", "channel_activity", "inspection")
+from powerseg.contract import INTERACTION_ACTIONS, INTERACTION_CHANNELS
+from powerseg.dbt_vars import dbt_var
+
 RANDOM_SEED = 20261001
 
 
@@ -48,8 +51,8 @@ class TierRule:
 class TrainingConfig:
     holdout_share: float = 0.25
     seed: int = RANDOM_SEED
-    # fct_outcomes looks this many months past the as-of month (the dbt var outcome_months)
-    outcome_months: int = 3
+    # fct_outcomes looks this many months past the as-of month: the dbt var, read from dbt
+    outcome_months: int = field(default_factory=lambda: dbt_var("outcome_months"))
     # Below these a supervised factor is skipped for the month (too few labels), not failed.
     min_training_rows: int = 8
     min_positives_per_side: int = 1
@@ -195,7 +198,8 @@ class ArrearsConfig:
     seed: int = RANDOM_SEED
 
 
-CHANNELS = ("app", "wechat", "web", "counter", "phone_95598", "self_service_terminal")
+# the interaction channels of the source contract; the digital ones are self-service online
+CHANNELS = INTERACTION_CHANNELS
 DIGITAL_CHANNELS = ("app", "wechat", "web")
 
 
@@ -210,7 +214,7 @@ class ChannelActivityConfig:
         default_factory=lambda: {"recency": 1.0, "frequency": 1.0, "breadth": 1.0}
     )
     recency_horizon_days: float = 365.0  # the mart writes 366 when a channel was not used in 12 m
-    n_actions: int = 5  # distinct interaction actions in the source contract
+    n_actions: int = len(INTERACTION_ACTIONS)  # distinct interaction actions in the contract
     frequency_cap_quantile: float = 0.99  # frequency at or above this (per channel) counts as 1
     # digital share = mean of the digital share of channel activity and of the online payment
     # share (a customer who pays by Alipay but never opens the app is still digital); None = the
@@ -266,53 +270,6 @@ class InspectionConfig:
     tiers: TierRule = TierRule(method="base_rate", high=2.0, medium=1.0)
     top_k_share: float = 0.10  # the inspection list: top 10 % of the hold-out by risk
     seed: int = RANDOM_SEED
-
-
-FactorConfig = (
-    ContributionConfig
-    | OutageSensitivityConfig
-    | ArrearsConfig
-    | ChannelActivityConfig
-    | InspectionConfig
-)
-
-CONFIG_CLASSES: dict[str, type] = {
-    "contribution": ContributionConfig,
-    "outage_sensitivity": OutageSensitivityConfig,
-    "arrears": ArrearsConfig,
-    "channel_activity": ChannelActivityConfig,
-    "inspection": InspectionConfig,
-}
-
-
-def resolve_config(factor: str, config: Any = None) -> Any:
-    """The factor's config: the default, the dataclass given, or the default with dict overrides.
-
-    A `tiers` override may be a dict ({"method": "cutoff", "high": 80, "medium": 50}).
-    """
-    if factor not in CONFIG_CLASSES:
-        raise ValueError(f"unknown factor {factor!r}; expected one of {', '.join(FACTORS)}")
-    config_class = CONFIG_CLASSES[factor]
-    if config is None:
-        return config_class()
-    if isinstance(config, config_class):
-        return config
-    if isinstance(config, dict):
-        known = {f.name for f in dataclasses.fields(config_class)}
-        unknown = sorted(set(config) - known)
-        if unknown:
-            raise ValueError(f"unknown {factor} config keys: {', '.join(unknown)}")
-        overrides = dict(config)
-        if isinstance(overrides.get("tiers"), dict):
-            overrides["tiers"] = TierRule(**overrides["tiers"])
-        for key, value in overrides.items():
-            if isinstance(value, list):
-                overrides[key] = tuple(value)
-        return dataclasses.replace(config_class(), **overrides)
-    raise TypeError(
-        f"{factor} config must be None, a dict or {config_class.__name__}, "
-        f"got {type(config).__name__}"
-    )
 
 
 def config_as_params(config: Any, prefix: str = "") -> dict[str, str]:

@@ -8,93 +8,34 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from ml.config import FACTORS
 from ml.factors import SCORED_BY_RULE, train_and_score
 from ml.preprocessing import TooFewLabels
+from ml.registry import NOT_SCORED_TIER, REGISTRY, Factor, Registry
 from ml.tracking import TrackingConfig
 from orchestration.assets.sources import WAREHOUSE_POOL
 from orchestration.partitions import as_of_months, context_months, history_start, single_run
 from orchestration.resources import MlflowResource, WarehouseResource, mlflow_run_tags
 from powerseg.warehouse import replace_month
 
-FEATURE_MARTS = {
-    "contribution": "fct_features_contribution",
-    "outage_sensitivity": "fct_features_outage_sensitivity",
-    "arrears": "fct_features_arrears",
-    "channel_activity": "fct_features_channel_activity",
-    "inspection": "fct_features_inspection",
-}
-SUPERVISED = {"outage_sensitivity", "arrears", "inspection"}
-# A supervised factor pools every closed month of the history window, so a short history still
-# trains on several months and the training rows look like the scored month.
-TRAIN_ON_ALL_CLOSED_MONTHS = SUPERVISED
-MODEL_QUALITY_CHECK = "model_quality"
-METHODS = {
-    "contribution": "fuzzy c-means value levels",
-    "outage_sensitivity": "logistic regression on outage exposure and contact history",
-    "arrears": "WOE scorecard (optimal binning + logistic regression)",
-    "channel_activity": "entropy-weighted recency/frequency/breadth activity index",
-    "inspection": "depth-limited decision tree with readable rule paths",
-}
-
-
+# Derived from the factor registry (ml/registry.py), the one place a factor is defined.
+FEATURE_MARTS = {f.name: f.feature_mart for f in REGISTRY}
+SUPERVISED = set(REGISTRY.supervised)
 # Staged tables a factor cannot be modelled without. When one is present but empty (a partial
 # extract, allowed with a warning by the raw gates) the factor is skipped: it writes its scored
 # month with no scores and tier `not_scored`, so the joins downstream still hold every customer.
-REQUIRED_SOURCES = {
-    "contribution": ("bills",),
-    "outage_sensitivity": ("outages", "work_orders"),
-    "arrears": ("bills", "payments"),
-    "channel_activity": ("channel_interactions",),
-    "inspection": ("inspections",),
-}
-NOT_SCORED_TIER = "not_scored"
-NOT_SCORED_COLUMNS = ("tier", "grade", "preferred_channel", "digital_tier")
-SKIPPED_VERSION = "skipped"
+REQUIRED_SOURCES = {f.name: f.required_sources for f in REGISTRY}
 # The columns each factor's score table has, typed, so a skipped month (or a first run that
 # skips) leaves a table of the same shape for marts.customer_factor_scores and later steps.
-_REASONS = {"reason_1": "string", "reason_2": "string", "reason_3": "string"}
-SCORE_COLUMNS = {
-    "contribution": {
-        "score": "Float64",
-        "level": "Int64",
-        "tier": "string",
-        **{f"membership_{i}": "Float64" for i in range(1, 6)},
-    },
-    "outage_sensitivity": {
-        "probability": "Float64",
-        "score": "Float64",
-        "tier": "string",
-        **_REASONS,
-    },
-    "arrears": {
-        "probability": "Float64",
-        "score": "Float64",
-        "points": "Float64",
-        "grade": "string",
-        "tier": "string",
-        **_REASONS,
-    },
-    "channel_activity": {
-        "score": "Float64",
-        "tier": "string",
-        "preferred_channel": "string",
-        "digital_share": "Float64",
-        "digital_tier": "string",
-    },
-    "inspection": {
-        "probability": "Float64",
-        "score": "Float64",
-        "tier": "string",
-        "reason": "string",
-    },
-}
+SCORE_COLUMNS = {f.name: f.score_dtypes() for f in REGISTRY}
+MODEL_QUALITY_CHECK = "model_quality"
+SKIPPED_VERSION = "skipped"
 
 
-def empty_sources(con, factor: str) -> list[str]:
+def empty_sources(con, factor: Factor | str) -> list[str]:
     """The required staged tables of `factor` that hold no rows."""
+    entry = REGISTRY[factor] if isinstance(factor, str) else factor
     empty = []
-    for table in REQUIRED_SOURCES[factor]:
+    for table in entry.required_sources:
         has_rows = con.execute(
             f"select exists (select 1 from staging.stg_raw__{table})"
         ).fetchone()[0]
@@ -103,22 +44,25 @@ def empty_sources(con, factor: str) -> list[str]:
     return empty
 
 
-def not_scored_frame(factor: str, customers: pd.DataFrame, score_month) -> pd.DataFrame:
+def not_scored_frame(
+    factor: str, customers: pd.DataFrame, score_month, registry: Registry = REGISTRY
+) -> pd.DataFrame:
     """Every active customer of the scored month, with no score and tier `not_scored`."""
+    entry = registry[factor]
     frame = pd.DataFrame(
         {
             "customer_id": customers["customer_id"].astype(str).to_numpy(),
             "as_of_month": pd.Timestamp(score_month),
         }
     )
-    for column, dtype in SCORE_COLUMNS[factor].items():
-        frame[column] = pd.Series(pd.NA, index=frame.index, dtype=dtype)
+    for column in entry.score_columns:
+        frame[column.name] = pd.Series(pd.NA, index=frame.index, dtype=column.dtype)
     # every categorical output the factor feeds says so, never null: tiers, the arrears grade,
     # the preferred channel and digital tier that labels and actions read
-    for column in NOT_SCORED_COLUMNS:
-        if column in frame.columns:
-            frame[column] = NOT_SCORED_TIER
-    frame["model_name"] = f"powerseg_{factor}"
+    for column in entry.score_columns:
+        if column.says_not_scored:
+            frame[column.name] = NOT_SCORED_TIER
+    frame["model_name"] = entry.model_name
     frame["model_version"] = SKIPPED_VERSION
     return frame
 
@@ -133,10 +77,15 @@ def skip_message(factor: str, tables: list[str]) -> str:
 
 
 def scores_table(factor: str) -> str:
-    return f"scores.{factor}_scores"
+    return f"scores.{REGISTRY[factor].score_table}"
 
 
-def training_months(factor: str, months: pd.DataFrame, score_month: dt.date) -> list[dt.date]:
+def training_months(
+    factor: str,
+    months: pd.DataFrame,
+    score_month: dt.date,
+    pools_closed_months: bool | None = None,
+) -> list[dt.date]:
     """As-of months to train on for scoring `score_month`: every month of its history window
     whose labels were final by the end of the scored month (supervised factors), so a backfilled
     month learns only from what was known then; unsupervised factors use the newest such month so
@@ -154,16 +103,19 @@ def training_months(factor: str, months: pd.DataFrame, score_month: dt.date) -> 
                 "months after a feature month)"
             )
         )
-    return closed if factor in TRAIN_ON_ALL_CLOSED_MONTHS else closed[-1:]
+    if pools_closed_months is None:
+        pools_closed_months = REGISTRY[factor].pools_closed_months
+    return closed if pools_closed_months else closed[-1:]
 
 
-def build_factor_asset(factor: str) -> dg.AssetsDefinition:
-    mart = FEATURE_MARTS[factor]
-    deps = [dg.AssetKey(["marts", mart])]
-    if factor in SUPERVISED:
+def build_factor_asset(entry: Factor, registry: Registry = REGISTRY) -> dg.AssetsDefinition:
+    """The asset `scores/<factor>_scores` of one registry entry (every factor has this shape)."""
+    factor = entry.name
+    deps = [dg.AssetKey(["marts", entry.feature_mart])]
+    if entry.supervised:
         deps.append(dg.AssetKey(["marts", "fct_outcomes"]))
 
-    key = dg.AssetKey(["scores", f"{factor}_scores"])
+    key = dg.AssetKey(["scores", entry.score_table])
     check_specs = (
         [
             dg.AssetCheckSpec(
@@ -177,7 +129,7 @@ def build_factor_asset(factor: str) -> dg.AssetsDefinition:
                 ),
             )
         ]
-        if factor in SUPERVISED
+        if entry.supervised
         else []
     )
 
@@ -187,19 +139,19 @@ def build_factor_asset(factor: str) -> dg.AssetsDefinition:
         deps=deps,
         group_name="factor_models",
         kinds={"scikit-learn", "mlflow", "duckdb"},
-        owners=["team:model-owners"],
+        owners=list(entry.owners),
         pool=WAREHOUSE_POOL,
         partitions_def=as_of_months,
         backfill_policy=single_run,
         description=(
             f"{factor.replace('_', ' ')} scores 0-100 for every active customer of the as-of "
-            f"month ({METHODS[factor]}). "
+            f"month ({entry.method}). "
             + (
                 "Trains on every earlier as-of month of the history window whose outcome labels "
                 "were final by the end of the scored month, beside two baselines (the best single "
                 "feature and a one-line rule); scores with the champion version, or with the rule "
                 "when no version passes the quality floors. "
-                if factor in SUPERVISED
+                if entry.pools_closed_months
                 else "Trains on the newest earlier as-of month, scores with the champion version. "
             )
             + "Logs every run to MLflow. A range of months is scored oldest first."
@@ -210,7 +162,13 @@ def build_factor_asset(factor: str) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         per_month = [
             score_month(
-                factor, month, warehouse, mlflow, context.log, mlflow_run_tags(context, month)
+                factor,
+                month,
+                warehouse,
+                mlflow,
+                context.log,
+                mlflow_run_tags(context, month),
+                registry,
             )
             for month in context_months(context)
         ]
@@ -220,7 +178,7 @@ def build_factor_asset(factor: str) -> dg.AssetsDefinition:
             metadata["months"] = dg.MetadataValue.json(
                 {m["as_of_month"]: _month_summary(m) for m in per_month}
             )
-        checks = [model_quality_result(key, per_month)] if factor in SUPERVISED else []
+        checks = [model_quality_result(key, per_month)] if entry.supervised else []
         return dg.MaterializeResult(metadata=metadata, check_results=checks)
 
     return factor_scores
@@ -297,13 +255,15 @@ def score_month(
     mlflow: MlflowResource,
     context_log,
     run_tags: dict[str, str] | None = None,
+    registry: Registry = REGISTRY,
 ) -> dict:
     """Train on the months of its history window (the same whatever ran before) whose labels
     were known by the end of `as_of_month`, score it, replace its rows in
     scores.<factor>_scores; return the materialisation metadata of that month."""
-    mart = FEATURE_MARTS[factor]
+    entry = registry[factor]
+    mart = entry.feature_mart
     with warehouse.connect(read_only=True) as con:
-        skipped_for = empty_sources(con, factor)
+        skipped_for = empty_sources(con, entry)
         if skipped_for:
             customers = con.execute(
                 f"select customer_id from marts.{mart} where as_of_month = ? order by customer_id",
@@ -311,7 +271,7 @@ def score_month(
             ).df()
     if skipped_for:
         return _skip(
-            context_log, warehouse, factor, skip_message(factor, skipped_for), customers,
+            context_log, warehouse, entry, skip_message(factor, skipped_for), customers,
             as_of_month, {"empty_sources": ", ".join(f"raw.{t}" for t in skipped_for)},
         )  # fmt: skip
     with warehouse.connect(read_only=True) as con:
@@ -322,7 +282,7 @@ def score_month(
             "group by 1 order by 1",
             [history_start(as_of_month), as_of_month],
         ).df()
-        train_months = training_months(factor, months, as_of_month)
+        train_months = training_months(factor, months, as_of_month, entry.pools_closed_months)
         # In a fixed order and with DuckDB's parallel-sum noise (last bits of a double) rounded
         # off, so the same month trains the same model whichever run builds it.
         features = _settled(
@@ -338,10 +298,10 @@ def score_month(
                 "order by as_of_month, customer_id",
                 [train_months],
             ).df()
-            if factor in SUPERVISED
+            if entry.supervised
             else None
         )
-        previous = _previous_scores(con, factor, as_of_month)
+        previous = _previous_scores(con, entry, as_of_month)
         extract_start = con.execute(
             "select min(extract_start_date) from staging.stg_raw__extract_window"
         ).fetchone()[0]
@@ -361,6 +321,7 @@ def score_month(
             tracking=TrackingConfig(
                 mlflow.tracking_uri, artifact_root=mlflow.artifact_dir, run_tags=run_tags or {}
             ),
+            registry=registry,
         )
     except TooFewLabels as exc:
         message = (
@@ -369,11 +330,11 @@ def score_month(
             f"is written with no score and tier '{NOT_SCORED_TIER}'"
         )
         return _skip(
-            context_log, warehouse, factor, message, features_score, as_of_month,
+            context_log, warehouse, entry, message, features_score, as_of_month,
             {"skipped_for": "too few labels"},
         )  # fmt: skip
     with warehouse.connect() as con:
-        written = replace_month(con, scores_table(factor), result.scores, as_of_month)
+        written = replace_month(con, f"scores.{entry.score_table}", result.scores, as_of_month)
 
     tracking = result.tracking
     metadata = {
@@ -395,7 +356,7 @@ def score_month(
     }
     if result.quality_failures:
         metadata["quality_floors"] = "; ".join(result.quality_failures)
-    if factor in SUPERVISED:
+    if entry.supervised:
         metadata["baselines"] = dg.MetadataValue.json(
             {
                 k: round(float(result.metrics[k]), 4)
@@ -451,12 +412,12 @@ def history_metadata(extract_start, as_of_month: dt.date) -> dict:
     return out
 
 
-def _skip(log, warehouse, factor, message, customers, score_month, details) -> dict:
+def _skip(log, warehouse, entry: Factor, message, customers, score_month, details) -> dict:
     log.warning(message)
     score_date = pd.Timestamp(score_month).date()
-    frame = not_scored_frame(factor, customers, score_month)
+    frame = not_scored_frame(entry.name, customers, score_month, Registry((entry,)))
     with warehouse.connect() as con:
-        written = replace_month(con, scores_table(factor), frame, score_date)
+        written = replace_month(con, f"scores.{entry.score_table}", frame, score_date)
     return {
         "dagster/row_count": written,
         "as_of_month": str(score_date),
@@ -466,12 +427,12 @@ def _skip(log, warehouse, factor, message, customers, score_month, details) -> d
     }
 
 
-def _previous_scores(con, factor: str, score_month) -> pd.DataFrame | None:
-    table = scores_table(factor)
+def _previous_scores(con, entry: Factor, score_month) -> pd.DataFrame | None:
+    table = f"scores.{entry.score_table}"
     exists = con.execute(
         "select count(*) from information_schema.tables "
         "where table_schema = 'scores' and table_name = ?",
-        [f"{factor}_scores"],
+        [entry.score_table],
     ).fetchone()[0]
     if not exists:
         return None
@@ -484,4 +445,8 @@ def _previous_scores(con, factor: str, score_month) -> pd.DataFrame | None:
     return frame if len(frame) else None
 
 
-factor_assets = [build_factor_asset(f) for f in FACTORS]
+def build_factor_assets(registry: Registry = REGISTRY) -> list[dg.AssetsDefinition]:
+    return [build_factor_asset(entry, registry) for entry in registry]
+
+
+factor_assets = build_factor_assets()

@@ -5,7 +5,7 @@ per customer and as-of month, every active customer scored once, no unexpected n
 # No `from __future__ import annotations`: Dagster compares the context annotations as objects.
 import dagster as dg
 
-from ml.config import FACTORS
+from ml.registry import FACTORS
 from orchestration.assets.sources import OWNER, WAREHOUSE_POOL
 from orchestration.checks.raw_gates import GATE_NAME, check_result
 from orchestration.resources import WarehouseResource

@@ -27,7 +27,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 
-from ml.config import FACTORS
+from ml.registry import FACTORS
 
 # Beside the session's monthly runs, whose runs and models the UIs show.
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("pipeline")]

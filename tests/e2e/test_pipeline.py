@@ -13,7 +13,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from ml.baselines import RULE_VERSION
-from ml.config import FACTORS
+from ml.registry import FACTORS
 from orchestration.assets.factors import SUPERVISED
 from powerseg.settings import Settings
 from tests.conftest import landing_env, powerseg_cli

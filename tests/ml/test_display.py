@@ -11,10 +11,10 @@ import string
 import pandas as pd
 import pytest
 
-from ml.config import FACTORS
 from ml.display import DISPLAY_TEXT_PATH, DisplayText, localise_rules, validate_display_text
 from ml.labels import LABEL_DIMENSIONS, load_label_registry
 from ml.preprocessing import read_rules_csv
+from ml.registry import FACTORS
 from ml.report import render_segment_report
 from ml.segmentation import AVERAGE_NAME, FACTOR_WORDS, LEVEL1_CATEGORIES, segment_customers
 from ml.strategy import SERVQUAL_DIMENSIONS, build_service_strategy, load_strategy_rules

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from ml.baselines import RULE_VERSION, rule_model_name
-from ml.config import FACTORS
 from ml.factors import SCORED_BY_RULE, train_and_score
+from ml.registry import FACTORS
 
 KEY_AND_MODEL = ("customer_id", "as_of_month", "model_name", "model_version")
 
@@ -121,7 +121,7 @@ def test_config_dict_and_previous_scores(synthetic_marts):
 
 def test_hold_out_is_whole_customers_whatever_the_row_order():
     from ml.config import TrainingConfig
-    from ml.factors import _split
+    from ml.training_data import split_holdout as _split
 
     rng = np.random.default_rng(3)
     frame = pd.DataFrame(
@@ -150,8 +150,8 @@ def test_hold_out_is_whole_customers_whatever_the_row_order():
 )
 def test_thin_labels_are_too_few_labels_not_a_crash(customers, positives, why):
     from ml.config import TrainingConfig
-    from ml.factors import _split
     from ml.preprocessing import TooFewLabels
+    from ml.training_data import split_holdout as _split
 
     frame = pd.DataFrame(
         {

@@ -10,8 +10,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ml.config import FACTORS
 from ml.factors import train_and_score
+from ml.registry import FACTORS
 from ml.tracking import TrackingConfig
 from tests.ml.synthetic import make_marts
 
