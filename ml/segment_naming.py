@@ -4,21 +4,34 @@ population, names from the strongest factors, and segment ids carried over from 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 from scipy.optimize import linear_sum_assignment
 
-from ml.registry import REGISTRY
+from ml.registry import REGISTRY, Registry
+
+
+def _words(registry: Registry) -> dict[str, tuple[str, str]]:
+    """(word when the segment is clearly above the population, word when clearly below)."""
+    return {f.score_column: f.segment_words for f in registry}
+
+
+def _value_score(registry: Registry) -> str:
+    return next(f.score_column for f in registry if f.segment_role == "value")
+
+
+def _risk_scores(registry: Registry) -> tuple[str, ...]:
+    return tuple(f.score_column for f in registry if f.segment_role == "risk")
+
 
 FACTOR_SCORES = REGISTRY.score_columns
-FACTOR_NAMES = {f.score_column: f.name for f in REGISTRY}
-# (word when the segment is clearly above the population, word when clearly below)
-FACTOR_WORDS = {f.score_column: f.segment_words for f in REGISTRY}
+FACTOR_WORDS = _words(REGISTRY)
 # the tier grid of a small category: value (high/low) x risk (high/low)
-VALUE_SCORE = next(f.score_column for f in REGISTRY if f.segment_role == "value")
-RISK_SCORES = tuple(f.score_column for f in REGISTRY if f.segment_role == "risk")
+VALUE_SCORE = _value_score(REGISTRY)
+RISK_SCORES = _risk_scores(REGISTRY)
 LEVEL1_CATEGORIES = (
     "important",
     "key",
@@ -66,6 +79,21 @@ class SegmentationConfig:
     # previous-month segments further apart than this (mean-score distance, score points) are
     # not the same segment when segment ids are carried over
     max_match_distance: float = 15.0
+    # what names a segment and which scores the tier grid reads (from the factor registry)
+    factor_words: Mapping[str, tuple[str, str]] = field(default_factory=lambda: dict(FACTOR_WORDS))
+    value_score: str = VALUE_SCORE
+    risk_scores: tuple[str, ...] = RISK_SCORES
+
+    @classmethod
+    def for_registry(cls, registry: Registry, **overrides) -> SegmentationConfig:
+        """Segments on every factor of `registry`, named with its words."""
+        return cls(
+            factors=registry.score_columns,
+            factor_words=_words(registry),
+            value_score=_value_score(registry),
+            risk_scores=_risk_scores(registry),
+            **overrides,
+        )
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_clusters <= 7:
@@ -75,7 +103,7 @@ class SegmentationConfig:
 
 
 def index_columns(factors: tuple[str, ...] = FACTOR_SCORES) -> list[str]:
-    return [f"{FACTOR_NAMES.get(f, f)}_index" for f in factors]
+    return [f"{f.removesuffix('_score')}_index" for f in factors]
 
 
 def mean_columns(factors: tuple[str, ...] = FACTOR_SCORES) -> list[str]:
@@ -106,7 +134,7 @@ def name_from_index(index: np.ndarray, factors: tuple[str, ...], config: Segment
         if abs(index[i]) >= config.name_threshold
     ]
     chosen = sorted(strong[: config.name_parts])  # factor order, so near-ties cannot reorder words
-    words = [FACTOR_WORDS[factors[i]][0 if index[i] > 0 else 1] for i in chosen]
+    words = [config.factor_words[factors[i]][0 if index[i] > 0 else 1] for i in chosen]
     return NAME_SEPARATOR.join(words) if words else AVERAGE_NAME
 
 
@@ -132,15 +160,17 @@ def disambiguate(
     names = list(names)
     for name in {n for n in names if names.count(n) > 1}:
         clash = [i for i, n in enumerate(names) if n == name]
-        wider = SegmentationConfig(
-            name_threshold=config.name_threshold / 2, name_parts=len(config.factors)
+        wider = replace(
+            config, name_threshold=config.name_threshold / 2, name_parts=len(config.factors)
         )
         for i in clash:
             names[i] = name_from_index(indices[i], config.factors, wider)
     for name in {n for n in names if names.count(n) > 1}:
         clash = [i for i, n in enumerate(names) if n == name]
         # still alike: number them by mean value score, highest first (profile-derived order)
-        value = config.factors.index(VALUE_SCORE) if VALUE_SCORE in config.factors else 0
+        value = (
+            config.factors.index(config.value_score) if config.value_score in config.factors else 0
+        )
         for rank, i in enumerate(sorted(clash, key=lambda i: -means[i, value]), start=1):
             names[i] = f"{name} ({rank})"
     return names

@@ -25,8 +25,6 @@ from ml.segment_naming import (
     FACTOR_WORDS,
     LEVEL1_CATEGORIES,
     NAME_SEPARATOR,
-    RISK_SCORES,
-    VALUE_SCORE,
     SegmentationConfig,
     assign_segment_ids,
     factor_index,
@@ -234,10 +232,10 @@ def _tier_grid(
     category: pd.DataFrame, population: pd.DataFrame, config: SegmentationConfig
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Value high/low × risk high/low against population cut-offs, coarsened if a cell is small."""
-    value_cut = population[VALUE_SCORE].quantile(config.grid_value_quantile)
-    value = np.where(category[VALUE_SCORE] >= value_cut, "high value", "low value")
+    value_cut = population[config.value_score].quantile(config.grid_value_quantile)
+    value = np.where(category[config.value_score] >= value_cut, "high value", "low value")
     risky = np.zeros(len(category), dtype=bool)
-    for column in RISK_SCORES:
+    for column in config.risk_scores:
         cut = population[column].quantile(config.grid_risk_quantile)
         # strictly above: most customers have an inspection score of 0, so the cut is often 0
         risky |= (category[column] > cut).to_numpy()
@@ -363,7 +361,11 @@ def log_segmentation_run(
     with FactorRun(tracking, EXPERIMENT, run_name or f"segments {summary['as_of_month']}") as run:
         run.log_params(
             {"as_of_month": summary["as_of_month"]}
-            | {k: v for k, v in asdict(config).items() if k != "factors"}
+            | {
+                k: v
+                for k, v in asdict(config).items()
+                if k not in ("factors", "factor_words", "value_score", "risk_scores")
+            }
             | {"factors": ",".join(config.factors)}
             | {
                 f"method_{category}": info["method"]

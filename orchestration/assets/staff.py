@@ -12,8 +12,8 @@ import duckdb
 import pandas as pd
 
 from ml.baselines import RULE_VERSION
-from ml.registry import FACTORS
 from ml.display import DisplayText
+from ml.registry import FACTORS
 from ml.report import write_segment_report
 from orchestration.assets.factors import SKIPPED_VERSION, empty_sources, scores_table
 from orchestration.assets.outputs import (

@@ -1,4 +1,5 @@
--- The five factor scores side by side for every scored as-of month, with the level-1 category.
+-- Generated from the factor registry (ml/registry.py) by `make contract`; do not edit.
+-- The factor scores side by side for every scored as-of month, with the level-1 category.
 -- Built after the factor-model assets have written scores.<factor>_scores (tag factor_scores).
 {{ config(schema='marts', materialized='table') }}
 
