@@ -1,4 +1,4 @@
-{#- Generated from powerseg/contract.py by dbt_project/scripts/render_contract_macro.py;
+{#- Generated from powerseg/contract.py by `make contract`;
     do not edit. The per-table column spec staging and quarantine are driven from,
     with the staged column names (`renames`). -#}
 {% macro contract_tables() %}
