@@ -1,12 +1,14 @@
 """The source contract: the eleven raw landing tables powerseg reads from a utility's systems.
 
 One place defines every table's columns, types, keys and allowed values; the simulator writes it,
-the landing loader enforces it, the dbt sources and docs/source_contract.md are generated from it.
+the landing loader and the quality gates enforce it, the dbt sources, the contract macro dbt
+staging runs on and docs/source_contract.md are generated from it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,9 @@ class Column:
     pii: bool = False
     minimum: float | None = None
     maximum: float | None = None
+    # A table's time column: dates before this are implausible (the raw gate flags them, staging
+    # quarantines them as date_out_of_window); without it, the gates' default for events applies.
+    earliest: date | None = None
 
 
 @dataclass(frozen=True)
@@ -165,7 +170,14 @@ TABLES: dict[str, Table] = {
                     minimum=1900,
                     maximum=2015,
                 ),
-                Column("open_date", "DATE", "Date the account was opened."),
+                # Accounts predate any extract, but a supply account opened before 1950 is not
+                # plausible: a mis-keyed or placeholder date.
+                Column(
+                    "open_date",
+                    "DATE",
+                    "Date the account was opened.",
+                    earliest=date(1950, 1, 1),
+                ),
                 Column("status", "VARCHAR", "Account status.", allowed=CUSTOMER_STATUSES),
             ),
         ),

@@ -53,6 +53,8 @@ def _column_doc(col: Column) -> str:
         parts.append("Allowed: " + ", ".join(col.allowed) + ".")
     if _range(col):
         parts.append(f"Range: {_range(col)}.")
+    if col.earliest:
+        parts.append(f"Not before {col.earliest.isoformat()}.")
     if col.pii:
         parts.append("PII: hashed or dropped in staging.")
     return " ".join(parts)
@@ -105,6 +107,8 @@ def _table_md(table: Table) -> list[str]:
     ]
     for col in table.columns:
         allowed = _range(col) or (", ".join(col.allowed) if col.allowed else "")
+        if col.earliest:
+            allowed = f"from {col.earliest.isoformat()}"
         meaning = col.description + (" **PII**" if col.pii else "")
         out.append(
             f"| `{col.name}` | {col.dtype} | {'yes' if col.nullable else 'no'} | {meaning} | "
@@ -225,6 +229,7 @@ def render_macro() -> str:
                 "pii": col.pii,
                 "minimum": col.minimum,
                 "maximum": col.maximum,
+                "earliest": col.earliest.isoformat() if col.earliest else None,
             }
             lines.append(f"            {_literal(spec)},")
         lines += ["        ],", "    },"]

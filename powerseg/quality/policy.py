@@ -12,6 +12,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from powerseg.contract import TABLES
 from powerseg.landing import SOURCE_FILE_COLUMN, SOURCE_ROW_COLUMN
 
 # Row-level failures affecting at most QualityPolicy.row_tolerance of the rows are warnings,
@@ -41,8 +42,15 @@ FRESHNESS_DAYS_BY_TABLE: Mapping[str, int | None] = MappingProxyType(
         "satisfaction_surveys": 184,
     }
 )
-# Accounts opened long before any extract are normal; events before 2000 are not.
-EARLIEST_DATE_BY_TABLE: Mapping[str, date] = MappingProxyType({"customers": date(1950, 1, 1)})
+# Accounts opened long before any extract are normal; events before 2000 are not. How long
+# before is the contract's (a time column's `earliest`), which dbt staging quarantines by too.
+EARLIEST_DATE_BY_TABLE: Mapping[str, date] = MappingProxyType(
+    {
+        t.name: t.column(t.time_column).earliest
+        for t in TABLES.values()
+        if t.time_column and t.column(t.time_column).earliest is not None
+    }
+)
 
 
 THRESHOLDS_SEED = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "thresholds.csv"
