@@ -23,7 +23,7 @@ class Column:
     minimum: float | None = None
     maximum: float | None = None
     # A table's time column: dates before this are implausible (the raw gate flags them, staging
-    # quarantines them as date_out_of_window); without it, the gates' default for events applies.
+    # quarantines them as date_out_of_window); without it, EARLIEST_EVENT_DATE applies.
     earliest: date | None = None
 
 
@@ -97,6 +97,10 @@ INTERACTION_CHANNELS = ("app", "wechat", "web", "counter", "phone_95598", "self_
 INTERACTION_ACTIONS = ("login", "bill_view", "payment", "business_request", "notification_read")
 INSPECTION_RESULTS = ("normal", "theft", "violation")
 SERVQUAL_DIMENSIONS = ("reliability", "responsiveness", "assurance", "empathy", "tangibles")
+
+# Reads, bills, payments, tickets and the other events before this date are implausible (no
+# utility system still delivers them); a time column's own `earliest` overrides it.
+EARLIEST_EVENT_DATE = date(2000, 1, 1)
 
 _CID = Column("customer_id", "VARCHAR", "Account number in the customer master (e.g. C0000001).")
 

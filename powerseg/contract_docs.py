@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from powerseg.contract import MANIFEST_FILE, TABLES, Column, Table
+from powerseg.contract import EARLIEST_EVENT_DATE, MANIFEST_FILE, TABLES, Column, Table
 
 REPO = Path(__file__).resolve().parent.parent
 DBT_PROJECT = REPO / "dbt_project"
@@ -207,7 +207,7 @@ def render_macro() -> str:
     lines = [
         f"{{#- {GENERATED};",
         "    do not edit. The per-table column spec staging and quarantine are driven from,",
-        "    with the staged column names (`renames`). -#}",
+        "    with the staged column names (`renames`), and the earliest plausible event date. -#}",
         "{% macro contract_tables() %}",
         "{{ return({",
     ]
@@ -233,7 +233,15 @@ def render_macro() -> str:
             }
             lines.append(f"            {_literal(spec)},")
         lines += ["        ],", "    },"]
-    lines += ["}) }}", "{% endmacro %}", ""]
+    lines += [
+        "}) }}",
+        "{% endmacro %}",
+        "",
+        "{% macro contract_earliest_event_date() %}"
+        f"{{{{ return({_literal(EARLIEST_EVENT_DATE.isoformat())}) }}}}"
+        "{% endmacro %}",
+        "",
+    ]
     return "\n".join(lines)
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-from powerseg.contract import TABLES
+from powerseg.contract import EARLIEST_EVENT_DATE, TABLES
 from powerseg.landing import SOURCE_FILE_COLUMN, SOURCE_ROW_COLUMN
 
 # Row-level failures affecting at most QualityPolicy.row_tolerance of the rows are warnings,
@@ -72,7 +72,7 @@ class QualityPolicy:
     # Share of rows that may fail a row-level expectation (allowed values, ranges, nulls in keys,
     # duplicates, orphans, dates outside the window) and still be only a warning.
     row_tolerance: float = 0.005
-    earliest_date: date = date(2000, 1, 1)
+    earliest_date: date = EARLIEST_EVENT_DATE
     earliest_date_by_table: Mapping[str, date] = field(
         default_factory=lambda: dict(EARLIEST_DATE_BY_TABLE)
     )

@@ -1,5 +1,5 @@
-"""Rules the raw gate and dbt staging share, each defined once: the earliest plausible account
-opening date (the contract's) and the extract-day coverage share (the thresholds seed's).
+"""Rules the raw gate and dbt staging share, each defined once: the earliest plausible dates (the
+contract's) and the extract-day coverage share (the thresholds seed's).
 """
 
 from __future__ import annotations
@@ -7,45 +7,55 @@ from __future__ import annotations
 import datetime as dt
 
 import duckdb
+import pytest
 
 from powerseg.contract import TABLES
 from powerseg.quality import WARNING, extract_end_from_meter_reads, validate_table
 from powerseg.quality import policy as quality_policy
 from powerseg.quality_ge import warehouse_engine
 from tests.dbt.conftest import DBT_DIR, run_dbt
+from tests.quality.conftest import EXTRACT_END
 from tests.quality.test_staging_property import STAGING_RUN
 
 
-def test_an_account_opened_before_1950_is_flagged_by_the_gate_and_quarantined(defect, tmp_path):
-    # One account before the earliest plausible date, one on it: both layers draw the line there.
+@pytest.mark.parametrize(
+    ("table", "column", "before", "earliest"),
+    [
+        # an account opened before the contract's earliest plausible opening date
+        ("customers", "open_date", "1920-05-01", "1950-01-01"),
+        # an event before the contract's earliest plausible event date
+        ("meter_reads_daily", "read_date", "1999-12-31", "2000-01-01"),
+    ],
+)
+def test_an_implausibly_early_date_is_flagged_by_the_gate_and_quarantined_by_staging(
+    defect, tmp_path, table, column, before, earliest
+):
+    # Row 7 before the earliest plausible date, row 8 on it: both layers draw the line there.
     path = defect(
-        "UPDATE raw.customers SET open_date = DATE '1920-05-01' WHERE customer_id = 'C0000007'",
-        "UPDATE raw.customers SET open_date = DATE '1950-01-01' WHERE customer_id = 'C0000008'",
+        f"UPDATE raw.{table} SET {column} = DATE '{before}' WHERE _source_row = 7",
+        f"UPDATE raw.{table} SET {column} = DATE '{earliest}' WHERE _source_row = 8",
     )
-    result = validate_table(path, TABLES["customers"])
+    result = validate_table(path, TABLES[table])
     assert len(result.failures) == 1, [f.name for f in result.failures]
-    failed = result.failure("expect_column_values_to_be_between(open_date")
+    failed = result.failure(f"expect_column_values_to_be_between({column}")
     assert failed.name == (
-        "expect_column_values_to_be_between(open_date, min=1950-01-01, max=2026-10-31)"
+        f"expect_column_values_to_be_between({column}, min={earliest}, max={EXTRACT_END})"
     )
     assert failed.severity == WARNING
-    assert failed.observed["unexpected_count"] == 1
-    assert [(row["customer_id"], row["open_date"]) for row in failed.sample] == [
-        ("C0000007", "1920-05-01")
-    ]
+    assert [(row["_source_row"], row[column]) for row in failed.sample] == [(7, before)]
 
     build = run_dbt(STAGING_RUN, path, tmp_path)
     assert build.returncode == 0, build.stdout[-4000:]
     with duckdb.connect(str(path), read_only=True) as con:
         quarantined = con.execute(
-            "select customer_id, reason from quarantine.q_customers order by customer_id"
+            f"select _source_row, reason from quarantine.q_{table} where _source_row in (7, 8)"
         ).fetchall()
         staged = con.execute(
-            "select customer_id, open_date from staging.stg_raw__customers "
-            "where customer_id in ('C0000007', 'C0000008')"
+            f"select _source_row, {column} from staging.stg_raw__{table} "
+            "where _source_row in (7, 8)"
         ).fetchall()
-    assert quarantined == [("C0000007", "date_out_of_window:open_date")]
-    assert staged == [("C0000008", dt.date(1950, 1, 1))]
+    assert quarantined == [(7, f"date_out_of_window:{column}")]
+    assert staged == [(8, dt.date.fromisoformat(earliest))]
 
 
 def test_the_extract_end_follows_the_seeds_day_coverage_share(tmp_path, monkeypatch):

@@ -1,6 +1,6 @@
 {#- Generated from powerseg/contract.py by `make contract`;
     do not edit. The per-table column spec staging and quarantine are driven from,
-    with the staged column names (`renames`). -#}
+    with the staged column names (`renames`), and the earliest plausible event date. -#}
 {% macro contract_tables() %}
 {{ return({
     'customers': {
@@ -163,3 +163,5 @@
     },
 }) }}
 {% endmacro %}
+
+{% macro contract_earliest_event_date() %}{{ return('2000-01-01') }}{% endmacro %}

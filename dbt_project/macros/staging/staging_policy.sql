@@ -57,5 +57,6 @@
     {{ return(policy) }}
 {% endmacro %}
 
-{#- The date before which an event date is implausible unless the policy says otherwise. -#}
-{% macro default_earliest_date() %}{{ return('2000-01-01') }}{% endmacro %}
+{#- The date before which an event date is implausible unless the policy says otherwise (the
+    contract's, the raw gate's too). -#}
+{% macro default_earliest_date() %}{{ return(contract_earliest_event_date()) }}{% endmacro %}
