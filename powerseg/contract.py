@@ -1,12 +1,14 @@
 """The source contract: the eleven raw landing tables powerseg reads from a utility's systems.
 
 One place defines every table's columns, types, keys and allowed values; the simulator writes it,
-the landing loader enforces it, the dbt sources and docs/source_contract.md are generated from it.
+the landing loader and the quality gates enforce it, the dbt sources, the contract macro dbt
+staging runs on and docs/source_contract.md are generated from it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,9 @@ class Column:
     pii: bool = False
     minimum: float | None = None
     maximum: float | None = None
+    # A table's time column: dates before this are implausible (the raw gate flags them, staging
+    # quarantines them as date_out_of_window); without it, EARLIEST_EVENT_DATE applies.
+    earliest: date | None = None
 
 
 @dataclass(frozen=True)
@@ -93,6 +98,10 @@ INTERACTION_ACTIONS = ("login", "bill_view", "payment", "business_request", "not
 INSPECTION_RESULTS = ("normal", "theft", "violation")
 SERVQUAL_DIMENSIONS = ("reliability", "responsiveness", "assurance", "empathy", "tangibles")
 
+# Reads, bills, payments, tickets and the other events before this date are implausible (no
+# utility system still delivers them); a time column's own `earliest` overrides it.
+EARLIEST_EVENT_DATE = date(2000, 1, 1)
+
 _CID = Column("customer_id", "VARCHAR", "Account number in the customer master (e.g. C0000001).")
 
 TABLES: dict[str, Table] = {
@@ -165,7 +174,14 @@ TABLES: dict[str, Table] = {
                     minimum=1900,
                     maximum=2015,
                 ),
-                Column("open_date", "DATE", "Date the account was opened."),
+                # Accounts predate any extract, but a supply account opened before 1950 is not
+                # plausible: a mis-keyed or placeholder date.
+                Column(
+                    "open_date",
+                    "DATE",
+                    "Date the account was opened.",
+                    earliest=date(1950, 1, 1),
+                ),
                 Column("status", "VARCHAR", "Account status.", allowed=CUSTOMER_STATUSES),
             ),
         ),

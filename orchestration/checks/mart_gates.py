@@ -1,4 +1,4 @@
-"""Blocking quality gates on the feature marts and the outputs (powerseg.quality_marts): one row
+"""Blocking quality gates on the feature marts and the outputs (powerseg.quality.marts): one row
 per customer and as-of month, every active customer scored once, no unexpected nulls, in range.
 """
 
@@ -9,11 +9,12 @@ from ml.registry import FACTORS
 from orchestration.assets.sources import OWNER, WAREHOUSE_POOL
 from orchestration.checks.raw_gates import GATE_NAME, check_result
 from orchestration.resources import WarehouseResource
-from powerseg.quality import TableResult, failures_markdown
-from powerseg.quality_marts import (
+from powerseg.quality import (
     MART_SPECS,
     RelationSpec,
+    TableResult,
     factor_scores_spec,
+    failures_markdown,
     score_spec,
     validate_relation,
 )

@@ -15,8 +15,7 @@ from orchestration.assets.factors import (
 )
 from orchestration.resources import MlflowResource, WarehouseResource
 from powerseg.cli import _warnings
-from powerseg.quality import WARNING
-from powerseg.quality_marts import score_spec, validate_relation
+from powerseg.quality import WARNING, score_spec, validate_relation
 
 
 def test_every_factor_declares_its_sources_and_columns():

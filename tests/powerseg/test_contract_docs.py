@@ -5,7 +5,7 @@ from powerseg.contract import PII_COLUMNS, TABLES
 def test_generated_contract_files_are_up_to_date():
     for path, text in contract_docs.outputs().items():
         assert path.read_text() == text, (
-            f"{path} drifted from powerseg/contract.py; run `python -m powerseg.contract_docs`"
+            f"{path} drifted from powerseg/contract.py; run `make contract`"
         )
 
 

@@ -1,13 +1,12 @@
 {#- dbt-side staging policy on top of the generated contract (macros/contract/contract_tables.sql,
     which also carries the staged column names): cross-column checks, foreign keys other than
-    customer_id, per-table earliest plausible dates, and how duplicates are found fast.
+    customer_id, how duplicates are found fast, and the earliest plausible dates (each time
+    column's `earliest` in the contract, the raw gate's date too).
 
     Typed values are referred to as <column>__typed in `row_checks`. -#}
 {% macro staging_policy() %}
-{{ return({
-    'customers': {
-        'earliest_dates': {'open_date': '1900-01-01'},
-    },
+{%- set policy = {
+    'customers': {},
     'meter_reads_daily': {
         'dedup_day_column': 'read_date',
         'row_checks': [
@@ -47,8 +46,17 @@
     'channel_interactions': {},
     'inspections': {},
     'satisfaction_surveys': {},
-}) }}
+} -%}
+    {%- for table_name, table in contract_tables().items() -%}
+        {%- set earliest = {} -%}
+        {%- for column in table['columns'] if column['earliest'] -%}
+            {%- do earliest.update({column['name']: column['earliest']}) -%}
+        {%- endfor -%}
+        {%- do policy[table_name].update({'earliest_dates': earliest}) -%}
+    {%- endfor -%}
+    {{ return(policy) }}
 {% endmacro %}
 
-{#- The date before which an event date is implausible unless the policy says otherwise. -#}
-{% macro default_earliest_date() %}{{ return('2000-01-01') }}{% endmacro %}
+{#- The date before which an event date is implausible unless the policy says otherwise (the
+    contract's, the raw gate's too). -#}
+{% macro default_earliest_date() %}{{ return(contract_earliest_event_date()) }}{% endmacro %}
