@@ -108,6 +108,10 @@ class Factor:
     def reason_columns(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.score_columns if c.name.startswith("reason"))
 
+    @property
+    def score_range(self) -> tuple[float | None, float | None]:
+        return next(c.range for c in self.score_columns if c.name == "score") or SCORE_RANGE
+
     def score_dtypes(self) -> dict[str, str]:
         return {c.name: c.dtype for c in self.score_columns}
 

@@ -2,7 +2,7 @@
 and from relation specs (marts, outputs), run in the DuckDB warehouse with a severity per failure.
 """
 
-from powerseg.quality.marts import MART_SPECS, RelationSpec, factor_scores_spec, score_spec
+from powerseg.quality.marts import MART_SPECS, RelationSpec
 from powerseg.quality.policy import (
     CORE_TABLES,
     EARLIEST_DATE_BY_TABLE,
@@ -35,10 +35,8 @@ __all__ = [
     "Severity",
     "TableResult",
     "extract_end_from_meter_reads",
-    "factor_scores_spec",
     "failure_lines",
     "failures_markdown",
-    "score_spec",
     "seed_threshold",
     "type_compatibility",
     "validate_raw",

@@ -12,10 +12,6 @@ from typing import Any
 KEY = ("customer_id", "as_of_month")
 SPINE = "marts.customer_360"  # the active customers of every as-of month the marts describe
 ACTIVE_SPINE = "intermediate.int_active_customers_spined"
-# Rows of a factor whose source table was empty carry this tier and no score (see
-# orchestration/assets/factors.py): a warning, not an error, at the output gate.
-NOT_SCORED_TIER = "not_scored"
-
 SHARE = (0.0, 1.0)
 NON_NEGATIVE = (0.0, None)
 SCORE = (0.0, 100.0)
@@ -35,6 +31,9 @@ class RelationSpec:
     # The (customer_id, as_of_month) rows the table must hold exactly: a query over the spine.
     coverage_spine: str = SPINE
     score_column: str | None = None  # outputs: the score that a skipped factor leaves null
+    # the tier every row of a skipped factor's month carries (the factor registry's): such a
+    # month is a warning, not an error, at the output gate
+    skipped_tier: str | None = None
     # Columns that are a warning, not an error, when null in every row: a skipped factor's.
     skippable: tuple[str, ...] = ()
 
@@ -165,37 +164,3 @@ MART_SPECS: Mapping[str, RelationSpec] = MappingProxyType(
         )
     }
 )
-
-_SCORE_NULLABLE = {"reason_1": 1.0, "reason_2": 1.0, "reason_3": 1.0, "reason": 1.0}
-
-
-def score_spec(factor: str) -> RelationSpec:
-    """scores.<factor>_scores for the scored month: every active customer once, score 0-100."""
-    ranges: dict[str, tuple[float | None, float | None]] = {"score": SCORE}
-    if factor in ("outage_sensitivity", "arrears", "inspection"):
-        ranges["probability"] = SHARE
-    # Skipped factors leave every column but the key, tier and model fields null.
-    nullable = {**_SCORE_NULLABLE}
-    return RelationSpec(
-        "scores",
-        f"{factor}_scores",
-        ranges=ranges,
-        nullable=nullable,
-        newest_month_only=True,
-        score_column="score",
-    )
-
-
-def factor_scores_spec(factors: tuple[str, ...]) -> RelationSpec:
-    return RelationSpec(
-        "marts",
-        "customer_factor_scores",
-        ranges={f"{f}_score": SCORE for f in factors},
-        skippable=tuple(f"{f}_score" for f in factors),
-        nullable={
-            "outage_sensitivity_reasons": 1.0,
-            "arrears_reasons": 1.0,
-            "inspection_reason": 1.0,
-        },
-        newest_month_only=True,
-    )

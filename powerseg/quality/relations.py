@@ -13,7 +13,7 @@ from typing import Any
 import great_expectations as gx
 import sqlalchemy as sa
 
-from powerseg.quality.marts import KEY, NOT_SCORED_TIER, SPINE, RelationSpec
+from powerseg.quality.marts import KEY, SPINE, RelationSpec
 from powerseg.quality.policy import ERROR, WARNING, ExpectationOutcome, Severity, TableResult
 from powerseg.quality.runner import (
     Batch,
@@ -52,12 +52,12 @@ def _newest_month(conn: sa.Connection) -> date | None:
     return value.date() if isinstance(value, datetime) else value
 
 
-def _skipped(conn: sa.Connection, qualified: str, month: date | None) -> bool:
+def _skipped(conn: sa.Connection, qualified: str, month: date | None, tier: str) -> bool:
     """Whether the scored month holds only rows of a skipped factor (no scores at all)."""
     where = "WHERE CAST(as_of_month AS DATE) = :m" if month else ""
     row = conn.execute(
         sa.text(f"SELECT count(*), count(*) FILTER (WHERE tier = :t) FROM {qualified} {where}"),
-        {"t": NOT_SCORED_TIER, "m": month},
+        {"t": tier, "m": month},
     ).fetchone()
     return bool(row[0]) and row[0] == row[1]
 
@@ -242,8 +242,11 @@ def validate_relation(
             query += f" WHERE CAST(as_of_month AS DATE) = DATE '{scoped.isoformat()}'"
         skipped = (
             spec.score_column is not None
+            and spec.skipped_tier is not None
             and "tier" in columns
-            and _skipped(conn, f"{quote(spec.schema)}.{quote(spec.name)}", scoped)
+            and _skipped(
+                conn, f"{quote(spec.schema)}.{quote(spec.name)}", scoped, spec.skipped_tier
+            )
         )
         row_count = int(conn.execute(sa.text(f"SELECT count(*) FROM ({query})")).scalar())
         all_null: frozenset[str] = frozenset()

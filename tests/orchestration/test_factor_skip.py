@@ -13,9 +13,10 @@ from orchestration.assets.factors import (
     factor_assets,
     skip_message,
 )
+from orchestration.checks.mart_gates import score_spec
 from orchestration.resources import MlflowResource, WarehouseResource
 from powerseg.cli import _warnings
-from powerseg.quality import WARNING, score_spec, validate_relation
+from powerseg.quality import WARNING, validate_relation
 
 
 def test_every_factor_declares_its_sources_and_columns():

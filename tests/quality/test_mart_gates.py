@@ -11,9 +11,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.checks.mart_gates import build_relation_gate, mart_gate_checks
+from orchestration.checks.mart_gates import build_relation_gate, mart_gate_checks, score_spec
 from orchestration.resources import WarehouseResource
-from powerseg.quality import ERROR, MART_SPECS, WARNING, score_spec, validate_relation
+from powerseg.quality import ERROR, MART_SPECS, WARNING, validate_relation
 
 MONTHS = ("2026-09-01", "2026-10-01")
 N = 50
@@ -240,7 +240,7 @@ def test_output_warning_lets_downstream_run(plant):
 
 
 def test_joined_scores_warn_for_a_skipped_factor_and_fail_for_a_partial_gap(tmp_path):
-    from powerseg.quality import factor_scores_spec
+    from orchestration.checks.mart_gates import factor_scores_spec
 
     path = tmp_path / "warehouse.duckdb"
     with duckdb.connect(str(path)) as con:
