@@ -44,6 +44,24 @@ def numeric_matrix(frame: pd.DataFrame, columns) -> np.ndarray:
     )
 
 
+def model_input_frame(
+    frame: pd.DataFrame, numeric_features, categorical_features, what: str
+) -> pd.DataFrame:
+    """Numeric columns as float64 and categorical ones as strings (NULL stays missing): the frame
+    a model reads and its MLflow signature describes."""
+    require_columns(frame, [*numeric_features, *categorical_features], what)
+    data = pd.DataFrame(
+        numeric_matrix(frame, numeric_features),
+        columns=list(numeric_features),
+        index=frame.index,
+    )
+    for column in categorical_features:
+        data[column] = (
+            frame[column].astype("string").astype(object).where(frame[column].notna(), None)
+        )
+    return data
+
+
 @dataclass
 class Standardiser:
     """log1p for skewed columns, winsorising, median imputation with indicators, z-scores.
