@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ml.labels import SEEDS_DIR, as_mask, evaluate_rule, require_unique_customers, single_month
+from ml.labels import SEEDS_DIR, require_unique_customers, single_month
 from ml.preprocessing import read_rules_csv
+from ml.rules import as_mask, evaluate_rule
 
 POINTS_RULES_PATH = SEEDS_DIR / "points_rules.csv"
 POINTS_RULE_COLUMNS = ("rule_code", "description", "condition", "points", "rule_version")

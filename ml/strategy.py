@@ -16,16 +16,13 @@ import pandas as pd
 from ml.display import DisplayText, localise_rules
 from ml.labels import (
     SEEDS_DIR,
-    RuleContext,
-    RuleError,
-    as_mask,
-    evaluate_rule,
     load_label_registry,
     require_unique_customers,
     single_month,
     validate_label_registry,
 )
 from ml.preprocessing import read_rules_csv
+from ml.rules import RuleContext, RuleError, as_mask, evaluate_rule
 
 STRATEGY_RULES_PATH = SEEDS_DIR / "strategy_rules.csv"
 # the five SERVQUAL dimensions, in the order of the source contract (satisfaction_surveys)

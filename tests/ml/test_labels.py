@@ -14,14 +14,13 @@ from ml.labels import (
     CUSTOMER_LABEL_COLUMNS,
     FLAG_VALUE,
     LABEL_DIMENSIONS,
-    RuleError,
     evaluate_labels,
-    evaluate_rule,
     label_frequencies,
     load_label_registry,
     required_columns,
     valid_until,
 )
+from ml.rules import RuleError, evaluate_rule
 from tests.ml.test_segmentation import PII_COLUMNS, planted_scores
 
 MONTH = pd.Timestamp("2025-06-01")
