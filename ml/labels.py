@@ -1,6 +1,6 @@
 """Customer portrait labels: a versioned registry of readable rules evaluated over the scores frame.
 
-The rules are expressions of `ml.rules`, the evaluator the points and strategy rules share.
+The rules are expressions of `ml.rules`; the registry is a seed checked by `ml.seeds`.
 """
 
 from __future__ import annotations
@@ -11,14 +11,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ml.preprocessing import read_rules_csv
 from ml.rules import evaluate_rule, is_boolean, rule_names
-
-SEEDS_DIR = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds"
-LABEL_REGISTRY_PATH = SEEDS_DIR / "label_registry.csv"
+from ml.seeds import Seed
 
 LABEL_DIMENSIONS = ("basic", "consumption", "payment", "service", "value", "risk")
-LABEL_REGISTRY_COLUMNS = ("code", "name", "dimension", "rule", "validity_months", "description")
+LABEL_REGISTRY = Seed(
+    "label registry",
+    "label_registry.csv",
+    columns=("code", "name", "dimension", "rule", "validity_months", "description"),
+    key="code",
+    row="label",
+    optional_text=("score_rule",),
+)
 CUSTOMER_LABEL_COLUMNS = (
     "as_of_month",
     "customer_id",
@@ -29,7 +33,6 @@ CUSTOMER_LABEL_COLUMNS = (
     "valid_until",
 )
 FLAG_VALUE = "true"  # the value of a yes/no label a customer carries
-
 _IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -60,34 +63,19 @@ def require_unique_customers(frame: pd.DataFrame, what: str = "scores") -> None:
 
 def load_label_registry(path: str | Path | None = None) -> pd.DataFrame:
     """The label registry seed, validated (codes unique, dimensions known, validity positive)."""
-    registry = read_rules_csv(path or LABEL_REGISTRY_PATH)
-    return validate_label_registry(registry)
+    return validate_label_registry(LABEL_REGISTRY.read(path))
 
 
 def validate_label_registry(registry: pd.DataFrame) -> pd.DataFrame:
-    missing = [c for c in LABEL_REGISTRY_COLUMNS if c not in registry.columns]
-    if missing:
-        raise ValueError(f"label registry lacks column(s) {missing}")
-    registry = registry.copy()
-    if "score_rule" not in registry.columns:
-        registry["score_rule"] = ""
-    registry["score_rule"] = registry["score_rule"].fillna("").astype(str)
+    registry = LABEL_REGISTRY.checked(registry)
     bad_codes = [c for c in registry["code"] if not _IDENTIFIER.match(str(c))]
     if bad_codes:
         raise ValueError(f"label codes must be snake_case identifiers, got {bad_codes}")
-    duplicated = registry["code"][registry["code"].duplicated()].tolist()
-    if duplicated:
-        raise ValueError(f"label registry repeats code(s) {duplicated}")
-    unknown = sorted(set(registry["dimension"]) - set(LABEL_DIMENSIONS))
-    if unknown:
-        raise ValueError(
-            f"label registry has unknown dimension(s) {unknown}; use {LABEL_DIMENSIONS}"
-        )
-    validity = pd.to_numeric(registry["validity_months"], errors="coerce")
-    invalid = registry.loc[~(validity >= 1) | (validity % 1 != 0), "code"].tolist()
-    if invalid:
-        raise ValueError(f"validity_months must be a whole number >= 1 for label(s) {invalid}")
-    registry["validity_months"] = validity.astype(int)
+    LABEL_REGISTRY.require_unique_key(registry)
+    LABEL_REGISTRY.require_known(
+        registry, "dimension", LABEL_DIMENSIONS, f"; use {LABEL_DIMENSIONS}"
+    )
+    registry["validity_months"] = LABEL_REGISTRY.whole_numbers(registry, "validity_months", 1)
     registry["max_share"] = _max_shares(registry)
     return registry.reset_index(drop=True)
 

@@ -21,12 +21,6 @@ class TooFewLabels(ValueError):
     data is too thin for a supervised model this month, which is not a bug in the data or code."""
 
 
-def read_rules_csv(path) -> pd.DataFrame:
-    """A versioned rule seed (label registry, points rules, strategy rules) as text columns, empty
-    cells as empty strings, so a rule reads exactly as written."""
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
-
-
 def require_columns(frame: pd.DataFrame, columns, what: str) -> None:
     """Fail with the names of the missing columns instead of a KeyError deep inside a model."""
     missing = [c for c in columns if c not in frame.columns]

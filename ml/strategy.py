@@ -15,25 +15,24 @@ import pandas as pd
 
 from ml.display import DisplayText, localise_rules
 from ml.labels import (
-    SEEDS_DIR,
     load_label_registry,
     require_unique_customers,
     single_month,
     validate_label_registry,
 )
-from ml.preprocessing import read_rules_csv
 from ml.rules import RuleContext, RuleError, as_mask, evaluate_rule
+from ml.seeds import Seed
 
-STRATEGY_RULES_PATH = SEEDS_DIR / "strategy_rules.csv"
 # the five SERVQUAL dimensions, in the order of the source contract (satisfaction_surveys)
 SERVQUAL_DIMENSIONS = ("reliability", "responsiveness", "assurance", "empathy", "tangibles")
-STRATEGY_RULE_COLUMNS = (
-    "action_code",
-    "action",
-    "dimension",
-    "applies_when",
-    "priority",
-    "rule_version",
+STRATEGY_RULES = Seed(
+    "strategy rules",
+    "strategy_rules.csv",
+    columns=("action_code", "action", "dimension", "applies_when", "priority", "rule_version"),
+    key="action_code",
+    row="action",
+    plural=True,
+    optional_text=("reason",),
 )
 SURVEY_COLUMNS = ("customer_id", "surveyed_on", "dimension", "expectation", "perception")
 MATRIX_COLUMNS = (
@@ -91,33 +90,18 @@ class StrategyResult:
 
 
 def load_strategy_rules(path: str | Path | None = None) -> pd.DataFrame:
-    rules = read_rules_csv(path or STRATEGY_RULES_PATH)
-    return validate_strategy_rules(rules)
+    return validate_strategy_rules(STRATEGY_RULES.read(path))
 
 
 def validate_strategy_rules(rules: pd.DataFrame) -> pd.DataFrame:
-    missing = [c for c in STRATEGY_RULE_COLUMNS if c not in rules.columns]
-    if missing:
-        raise ValueError(f"strategy rules lack column(s) {missing}")
-    rules = rules.copy()
-    if "reason" not in rules.columns:
-        rules["reason"] = ""
-    rules["reason"] = rules["reason"].fillna("").astype(str)
-    duplicated = rules["action_code"][rules["action_code"].duplicated()].tolist()
-    if duplicated:
-        raise ValueError(f"strategy rules repeat action_code(s) {duplicated}")
-    unknown = sorted(set(rules["dimension"]) - set(SERVQUAL_DIMENSIONS))
-    if unknown:
-        raise ValueError(f"strategy rules have unknown dimension(s) {unknown}")
+    rules = STRATEGY_RULES.checked(rules)
+    STRATEGY_RULES.require_unique_key(rules)
+    STRATEGY_RULES.require_known(rules, "dimension", SERVQUAL_DIMENSIONS)
     # a segment must be able to get an action for every dimension it has a gap on
     uncovered = [d for d in SERVQUAL_DIMENSIONS if d not in set(rules["dimension"])]
     if uncovered:
         raise ValueError(f"strategy rules have no action for dimension(s) {uncovered}")
-    priority = pd.to_numeric(rules["priority"], errors="coerce")
-    bad = rules.loc[priority.isna() | (priority % 1 != 0), "action_code"].tolist()
-    if bad:
-        raise ValueError(f"priority must be a whole number for action(s) {bad}")
-    rules["priority"] = priority.astype(int)
+    rules["priority"] = STRATEGY_RULES.whole_numbers(rules, "priority")
     return rules.reset_index(drop=True)
 
 
