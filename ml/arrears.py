@@ -19,8 +19,7 @@ from ml.preprocessing import (
     TooFewLabels,
     assign_tiers,
     fit_tier_thresholds,
-    numeric_matrix,
-    require_columns,
+    model_input_frame,
     top_reasons,
 )
 
@@ -97,19 +96,10 @@ class ArrearsScorecard(ClassifierMixin, BaseEstimator):
         return list(cfg.numeric_features) + list(cfg.categorical_features)
 
     def model_input(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Numeric columns as float64 and categorical ones as strings (NULL stays missing)."""
         cfg = self.resolved_config
-        require_columns(frame, self.input_columns, "arrears feature frame")
-        numeric = pd.DataFrame(
-            numeric_matrix(frame, cfg.numeric_features),
-            columns=list(cfg.numeric_features),
-            index=frame.index,
+        return model_input_frame(
+            frame, cfg.numeric_features, cfg.categorical_features, "arrears feature frame"
         )
-        for column in cfg.categorical_features:
-            numeric[column] = (
-                frame[column].astype("string").astype(object).where(frame[column].notna(), None)
-            )
-        return numeric
 
     def fit(self, frame: pd.DataFrame, y) -> ArrearsScorecard:
         cfg = self.resolved_config

@@ -15,12 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ml.labels import SEEDS_DIR
-from ml.preprocessing import read_rules_csv
+from ml.seeds import Seed
 from powerseg.settings import DEFAULT_LOCALE, check_locale
 
-DISPLAY_TEXT_PATH = SEEDS_DIR / "display_text.csv"
-DISPLAY_TEXT_COLUMNS = ("kind", "code", "zh_cn", "en")
+DISPLAY_TEXT = Seed("display_text", "display_text.csv", columns=("kind", "code", "zh_cn", "en"))
 # the column of each locale in the seeds: display_text, label_registry, strategy_rules
 LOCALE_COLUMN = {"zh-CN": "zh_cn", "en": "en"}
 KINDS = (
@@ -44,13 +42,8 @@ JOINER = {"zh-CN": "·", "en": " · "}
 def validate_display_text(table: pd.DataFrame) -> pd.DataFrame:
     """The display_text seed, checked: its columns, known kinds, one row per (kind, code), and
     both texts present (a missing translation is an error here, not a code on a staff page)."""
-    missing = [c for c in DISPLAY_TEXT_COLUMNS if c not in table.columns]
-    if missing:
-        raise ValueError(f"display_text lacks column(s) {missing}")
-    table = table.fillna("").astype(str)
-    unknown = sorted(set(table["kind"]) - set(KINDS))
-    if unknown:
-        raise ValueError(f"display_text has unknown kind(s) {unknown}; known: {', '.join(KINDS)}")
+    table = DISPLAY_TEXT.checked(table).fillna("").astype(str)
+    DISPLAY_TEXT.require_known(table, "kind", KINDS, f"; known: {', '.join(KINDS)}")
     repeated = table[table.duplicated(["kind", "code"], keep=False)]
     if len(repeated):
         pairs = sorted(set(zip(repeated["kind"], repeated["code"], strict=True)))
@@ -84,7 +77,7 @@ class DisplayText:
 
     @classmethod
     def load(cls, locale: str = DEFAULT_LOCALE, path: str | Path | None = None) -> DisplayText:
-        return cls.from_frame(read_rules_csv(path or DISPLAY_TEXT_PATH), locale)
+        return cls.from_frame(DISPLAY_TEXT.read(path), locale)
 
     @property
     def chinese(self) -> bool:

@@ -19,6 +19,7 @@ from ml.preprocessing import (
     TooFewLabels,
     assign_tiers,
     fit_tier_thresholds,
+    model_input_frame,
     numeric_matrix,
     one_hot,
     require_columns,
@@ -115,17 +116,9 @@ class InspectionRiskModel(ClassifierMixin, BaseEstimator):
 
     def model_input(self, frame: pd.DataFrame) -> pd.DataFrame:
         cfg = self.resolved_config
-        require_columns(frame, self.input_columns, "inspection feature frame")
-        data = pd.DataFrame(
-            numeric_matrix(frame, cfg.numeric_features),
-            columns=list(cfg.numeric_features),
-            index=frame.index,
+        return model_input_frame(
+            frame, cfg.numeric_features, cfg.categorical_features, "inspection feature frame"
         )
-        for column in cfg.categorical_features:
-            data[column] = (
-                frame[column].astype("string").astype(object).where(frame[column].notna(), None)
-            )
-        return data
 
     def _matrix(self, frame: pd.DataFrame) -> np.ndarray:
         cfg = self.resolved_config

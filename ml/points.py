@@ -10,27 +10,29 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ml.labels import SEEDS_DIR, as_mask, evaluate_rule, require_unique_customers, single_month
-from ml.preprocessing import read_rules_csv
+from ml.labels import require_unique_customers, single_month
+from ml.rules import as_mask, evaluate_rule
+from ml.seeds import Seed
 
-POINTS_RULES_PATH = SEEDS_DIR / "points_rules.csv"
-POINTS_RULE_COLUMNS = ("rule_code", "description", "condition", "points", "rule_version")
+POINTS_RULES = Seed(
+    "points rules",
+    "points_rules.csv",
+    columns=("rule_code", "description", "condition", "points", "rule_version"),
+    key="rule_code",
+    row="points rule",
+    plural=True,
+)
 LEDGER_COLUMNS = ("as_of_month", "customer_id", "rule_code", "points", "rule_version")
 BALANCE_COLUMNS = ("customer_id", "as_of_month", "points_month", "points_balance")
 
 
 def load_points_rules(path: str | Path | None = None) -> pd.DataFrame:
-    rules = read_rules_csv(path or POINTS_RULES_PATH)
-    return validate_points_rules(rules)
+    return validate_points_rules(POINTS_RULES.read(path))
 
 
 def validate_points_rules(rules: pd.DataFrame) -> pd.DataFrame:
-    missing = [c for c in POINTS_RULE_COLUMNS if c not in rules.columns]
-    if missing:
-        raise ValueError(f"points rules lack column(s) {missing}")
-    duplicated = rules["rule_code"][rules["rule_code"].duplicated()].tolist()
-    if duplicated:
-        raise ValueError(f"points rules repeat rule_code(s) {duplicated}")
+    rules = POINTS_RULES.checked(rules)
+    POINTS_RULES.require_unique_key(rules)
     empty = rules.loc[(rules["condition"] == "") | (rules["points"] == ""), "rule_code"].tolist()
     if empty:
         raise ValueError(f"points rule(s) {empty} need a condition and points")

@@ -21,12 +21,6 @@ class TooFewLabels(ValueError):
     data is too thin for a supervised model this month, which is not a bug in the data or code."""
 
 
-def read_rules_csv(path) -> pd.DataFrame:
-    """A versioned rule seed (label registry, points rules, strategy rules) as text columns, empty
-    cells as empty strings, so a rule reads exactly as written."""
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
-
-
 def require_columns(frame: pd.DataFrame, columns, what: str) -> None:
     """Fail with the names of the missing columns instead of a KeyError deep inside a model."""
     missing = [c for c in columns if c not in frame.columns]
@@ -42,6 +36,24 @@ def numeric_matrix(frame: pd.DataFrame, columns) -> np.ndarray:
     return np.column_stack(
         [pd.to_numeric(frame[c], errors="coerce").astype("float64").to_numpy() for c in columns]
     )
+
+
+def model_input_frame(
+    frame: pd.DataFrame, numeric_features, categorical_features, what: str
+) -> pd.DataFrame:
+    """Numeric columns as float64 and categorical ones as strings (NULL stays missing): the frame
+    a model reads and its MLflow signature describes."""
+    require_columns(frame, [*numeric_features, *categorical_features], what)
+    data = pd.DataFrame(
+        numeric_matrix(frame, numeric_features),
+        columns=list(numeric_features),
+        index=frame.index,
+    )
+    for column in categorical_features:
+        data[column] = (
+            frame[column].astype("string").astype(object).where(frame[column].notna(), None)
+        )
+    return data
 
 
 @dataclass

@@ -9,7 +9,6 @@ matrix and the KPI table.
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 from typing import Any
 
@@ -18,43 +17,23 @@ import pandas as pd
 
 from ml.display import DisplayText
 from ml.labels import label_frequencies
+from ml.report_html import (
+    CSS,
+    change,
+    escape,
+    gap_colour,
+    html_table,
+    index_bars_svg,
+    kpi_value,
+    number,
+    share_bar,
+)
 from ml.strategy import SERVQUAL_DIMENSIONS
 
 MAX_VALUES_PER_LABEL = 10  # valued labels such as industry can have many values
 LARGE_CUSTOMER_ROWS = 20  # largest movers shown for important, key and large customers
 ALL_DISTRICTS = "ALL"  # the company-wide rows of outputs.service_kpis
 FIGURE_COLUMNS = ("customers", "kwh_month", "revenue_month_cny", "arrears_cny", "complaints_month")
-
-CSS = """
-body { font-family: 'Noto Sans CJK SC', 'Noto Sans SC', 'PingFang SC', 'Microsoft YaHei',
-       -apple-system, 'Segoe UI', 'Noto Sans', sans-serif;
-       margin: 24px auto; max-width: 1200px; color: #222; line-height: 1.45; padding: 0 16px; }
-h1 { font-size: 1.6em; margin-bottom: 0; } h2 { border-bottom: 2px solid #ddd; margin-top: 2em; }
-h3 { margin-bottom: 0.3em; }
-.note { color: #666; font-size: 0.9em; }
-table { border-collapse: collapse; font-size: 0.85em; margin: 8px 0 16px; }
-th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: left; vertical-align: top; }
-th { background: #f4f6f8; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-.cards { display: flex; flex-wrap: wrap; gap: 12px; }
-.card { border: 1px solid #ddd; border-radius: 6px; padding: 8px; width: 270px;
-        break-inside: avoid; }
-.card .id { font-weight: bold; } .card .name { font-size: 0.9em; min-height: 2.6em; }
-.scroll { overflow-x: auto; }
-.bar { display: inline-block; height: 10px; background: #2e86c1; vertical-align: middle; }
-ul.actions { margin: 4px 0 0 0; padding-left: 16px; }
-.source { color: #a04000; font-size: 0.8em; }
-.alarms { border: 2px solid #c0392b; border-radius: 6px; padding: 4px 12px; background: #fdedec; }
-.alarms h2 { color: #c0392b; border-bottom-color: #c0392b; margin-top: 0.5em; }
-tr.alarm td, td.alarm { color: #c0392b; font-weight: bold; }
-tr.warn td, td.warn { color: #b9770e; }
-@media print {
-  body { margin: 0; max-width: none; font-size: 10pt; }
-  .scroll { overflow: visible; }
-  h2 { break-after: avoid; } table, .card { break-inside: avoid; }
-  .alarms, tr.alarm td { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
-}
-"""
 
 
 def render_segment_report(
@@ -89,9 +68,9 @@ def render_segment_report(
     month = _month_text(profiles)
     title = title or t("title")
     sections = [
-        f"<h1>{_e(title)}</h1>",
+        f"<h1>{escape(title)}</h1>",
         "<p class='note'>"
-        + _e(
+        + escape(
             t(
                 "subtitle",
                 month=month,
@@ -124,7 +103,7 @@ def render_segment_report(
     lang = "zh-CN" if t.chinese else "en"
     return (
         f"<!DOCTYPE html>\n<html lang='{lang}'>\n<head>\n<meta charset='utf-8'>\n"
-        f"<title>{_e(title)} {_e(month)}</title>\n<style>{CSS}</style>\n</head>\n"
+        f"<title>{escape(title)} {escape(month)}</title>\n<style>{CSS}</style>\n</head>\n"
         f"<body>\n{body}\n</body>\n</html>\n"
     )
 
@@ -137,10 +116,6 @@ def write_segment_report(path: str | Path, segment_profiles: pd.DataFrame, **kwa
     return path
 
 
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def _month_text(profiles: pd.DataFrame) -> str:
     if "as_of_month" not in profiles.columns or profiles.empty:
         return "unknown"
@@ -151,31 +126,6 @@ def _index_columns(profiles: pd.DataFrame) -> list[str]:
     return [c for c in profiles.columns if c.endswith("_index")]
 
 
-def _share_bar(share: float, width: int = 120) -> str:
-    pixels = max(0, min(width, round(float(share) * width)))
-    return f"<span class='bar' style='width:{pixels}px'></span> {share:.1%}"
-
-
-def _number(value, digits: int = 0) -> str:
-    if value is None or pd.isna(value):
-        return "–"
-    return f"{float(value):,.{digits}f}"
-
-
-def _change(now, before) -> str:
-    """'+12.3 %' coloured up / down; '–' when there is nothing to compare with."""
-    if before is None or now is None or pd.isna(before) or pd.isna(now) or float(before) == 0:
-        return "–"
-    ratio = float(now) / float(before) - 1
-    css = "up" if ratio > 0 else "down" if ratio < 0 else ""
-    return f"<span class='{css}'>{ratio:+.1%}</span>"
-
-
-def _table(header: list[str], rows: list[str], css: str = "") -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in header)
-    return f"<div class='scroll'><table class='{css}'><tr>{head}</tr>{''.join(rows)}</table></div>"
-
-
 # --------------------------------------------------------------------------- KPI alarms
 
 
@@ -183,43 +133,34 @@ def _kpi_name(code: str, names: dict[str, str]) -> str:
     return names.get(code, code)
 
 
-def _kpi_value(value, unit: str) -> str:
-    if value is None or pd.isna(value):
-        return "–"
-    if unit == "share":
-        return f"{float(value):.1%}"
-    if unit == "CNY":
-        return f"{float(value):,.0f}"
-    return f"{float(value):,.2f}"
-
-
 def _alarms_section(kpis: pd.DataFrame, names: dict[str, str], t: DisplayText) -> str:
     flagged = kpis[kpis["alarm"].isin(["alarm", "warn"])].copy()
-    parts = [f"<div class='alarms'><h2>{_e(t('alarms_heading'))}</h2>"]
+    parts = [f"<div class='alarms'><h2>{escape(t('alarms_heading'))}</h2>"]
     if flagged.empty:
-        parts.append(f"<p>{_e(t('alarms_none'))}</p></div>")
+        parts.append(f"<p>{escape(t('alarms_none'))}</p></div>")
         return "\n".join(parts)
     flagged = flagged.sort_values(["kpi_code", "district"])
 
     def rows(level: str) -> list[str]:
         return [
-            f"<tr class='{_e(r.alarm)}'><td>{_e(t.text('alarm', r.alarm))}</td>"
-            f"<td>{_e(_district(r.district, t))}</td><td>{_e(_kpi_name(r.kpi_code, names))}</td>"
-            f"<td class='num'>{_kpi_value(r.value, r.unit)}</td>"
-            f"<td class='num'>{_kpi_value(r.threshold, r.unit)}</td>"
-            f"<td class='num'>{_kpi_value(r.previous_value, r.unit)}</td></tr>"
+            f"<tr class='{escape(r.alarm)}'><td>{escape(t.text('alarm', r.alarm))}</td>"
+            f"<td>{escape(_district(r.district, t))}</td>"
+            f"<td>{escape(_kpi_name(r.kpi_code, names))}</td>"
+            f"<td class='num'>{kpi_value(r.value, r.unit)}</td>"
+            f"<td class='num'>{kpi_value(r.threshold, r.unit)}</td>"
+            f"<td class='num'>{kpi_value(r.previous_value, r.unit)}</td></tr>"
             for r in flagged[flagged["alarm"] == level].itertuples(index=False)
         ]
 
     header = [t("col_status"), t("col_district"), t("col_kpi"), t("col_value"),
               t("col_threshold"), t("col_previous")]  # fmt: skip
     alarms, warnings = rows("alarm"), rows("warn")
-    parts.append(f"<p>{_e(t('alarms_count', alarms=len(alarms), warnings=len(warnings)))}</p>")
+    parts.append(f"<p>{escape(t('alarms_count', alarms=len(alarms), warnings=len(warnings)))}</p>")
     if alarms:
-        parts.append(_table(header, alarms, "alarm-table"))
+        parts.append(html_table(header, alarms, "alarm-table"))
     if warnings:
-        parts.append(f"<h3>{_e(t('warnings_summary', warnings=len(warnings)))}</h3>")
-        parts.append(_table(header, warnings))
+        parts.append(f"<h3>{escape(t('warnings_summary', warnings=len(warnings)))}</h3>")
+        parts.append(html_table(header, warnings))
     parts.append("</div>")
     return "\n".join(parts)
 
@@ -231,16 +172,17 @@ def _district(code, t: DisplayText) -> str:
 def _kpi_section(kpis: pd.DataFrame, names: dict[str, str], t: DisplayText) -> str:
     company = kpis[kpis["district"] == ALL_DISTRICTS].sort_values("kpi_code")
     rows = [
-        f"<tr class='{_e(r.alarm)}'><td>{_e(_kpi_name(r.kpi_code, names))}</td>"
-        f"<td class='num'>{_kpi_value(r.value, r.unit)}</td>"
-        f"<td class='num'>{_kpi_value(r.previous_value, r.unit)}</td>"
-        f"<td class='num'>{_kpi_value(r.threshold, r.unit)}</td>"
-        f"<td>{_e(t.text('alarm', r.alarm))}</td></tr>"
+        f"<tr class='{escape(r.alarm)}'><td>{escape(_kpi_name(r.kpi_code, names))}</td>"
+        f"<td class='num'>{kpi_value(r.value, r.unit)}</td>"
+        f"<td class='num'>{kpi_value(r.previous_value, r.unit)}</td>"
+        f"<td class='num'>{kpi_value(r.threshold, r.unit)}</td>"
+        f"<td>{escape(t.text('alarm', r.alarm))}</td></tr>"
         for r in company.itertuples(index=False)
     ]
     header = [t("col_kpi"), t("col_value"), t("col_previous"), t("col_threshold"), t("col_status")]
-    return f"<h2>{_e(t('kpi_heading'))}</h2><p class='note'>{_e(t('kpi_note'))}</p>" + _table(
-        header, rows
+    return (
+        f"<h2>{escape(t('kpi_heading'))}</h2><p class='note'>{escape(t('kpi_note'))}</p>"
+        + html_table(header, rows)
     )
 
 
@@ -249,14 +191,16 @@ def _kpi_section(kpis: pd.DataFrame, names: dict[str, str], t: DisplayText) -> s
 
 def _factor_status_section(status: pd.DataFrame, t: DisplayText) -> str:
     rows = [
-        f"<tr><td>{_e(t.text('factor', r.factor))}</td><td>{_e(t('factor_' + r.status))}</td>"
-        f"<td>{_e(r.detail)}</td></tr>"
+        f"<tr><td>{escape(t.text('factor', r.factor))}</td>"
+        f"<td>{escape(t('factor_' + r.status))}</td>"
+        f"<td>{escape(r.detail)}</td></tr>"
         for r in status.itertuples(index=False)
     ]
     unscored = status[status["status"] != "model"]
     note = t("factors_all_scored") if unscored.empty else t("factors_some_not_scored")
-    return f"<h2>{_e(t('factors_heading'))}</h2><p class='note'>{_e(note)}</p>" + _table(
-        [t("col_factor"), t("col_status"), t("col_detail")], rows
+    return (
+        f"<h2>{escape(t('factors_heading'))}</h2><p class='note'>{escape(note)}</p>"
+        + html_table([t("col_factor"), t("col_status"), t("col_detail")], rows)
     )
 
 
@@ -270,11 +214,11 @@ def _sizes_section(
     previous: pd.DataFrame | None,
     t: DisplayText,
 ) -> str:
-    parts = [f"<h2>{_e(t('segments_heading'))}</h2>"]
+    parts = [f"<h2>{escape(t('segments_heading'))}</h2>"]
     if figures is not None:
-        parts.append(f"<p class='note'>{_e(t('segments_note'))}</p>")
+        parts.append(f"<p class='note'>{escape(t('segments_note'))}</p>")
         if previous is None or previous.empty:
-            parts.append(f"<p class='note'>{_e(t('no_previous_month'))}</p>")
+            parts.append(f"<p class='note'>{escape(t('no_previous_month'))}</p>")
     categories = (summary or {}).get("categories", {})
     by_segment = figures.set_index("segment_id") if figures is not None else None
     before = previous.set_index("segment_id") if previous is not None and len(previous) else None
@@ -288,7 +232,9 @@ def _sizes_section(
         )
         if info.get("silhouette") is not None and np.isfinite(info.get("silhouette", np.nan)):
             detail += " · " + t("silhouette", k=info["k"], silhouette=f"{info['silhouette']:.2f}")
-        parts.append(f"<h3>{_e(t.text('category', category))}</h3><p class='note'>{_e(detail)}</p>")
+        parts.append(
+            f"<h3>{escape(t.text('category', category))}</h3><p class='note'>{escape(detail)}</p>"
+        )
         header = [t("col_segment"), t("col_name"), t("col_customers"), t("col_share_category")]
         if by_segment is not None:
             header += [t("col_kwh"), t("col_revenue"), t("col_arrears"), t("col_complaints")]
@@ -297,24 +243,24 @@ def _sizes_section(
         lines = []
         for r in rows.itertuples(index=False):
             cells = (
-                f"<td>{_e(r.segment_id)}</td><td>{_e(t.segment_name(r.segment_name))}</td>"
-                f"<td class='num'>{int(r.size):,}</td><td>{_share_bar(r.share)}</td>"
+                f"<td>{escape(r.segment_id)}</td><td>{escape(t.segment_name(r.segment_name))}</td>"
+                f"<td class='num'>{int(r.size):,}</td><td>{share_bar(r.share)}</td>"
             )
             if by_segment is not None:
                 f = by_segment.loc[r.segment_id] if r.segment_id in by_segment.index else None
                 get = lambda c, f=f: None if f is None else f[c]  # noqa: E731
                 cells += "".join(
-                    f"<td class='num'>{_number(get(c))}</td>" for c in FIGURE_COLUMNS[1:]
+                    f"<td class='num'>{number(get(c))}</td>" for c in FIGURE_COLUMNS[1:]
                 )
                 if before is not None:
                     b = before.loc[r.segment_id] if r.segment_id in before.index else None
                     cells += (
-                        f"<td class='num'>{_change(r.size, None if b is None else b['customers'])}"
+                        f"<td class='num'>{change(r.size, None if b is None else b['customers'])}"
                         f"</td><td class='num'>"
-                        f"{_change(get('kwh_month'), None if b is None else b['kwh_month'])}</td>"
+                        f"{change(get('kwh_month'), None if b is None else b['kwh_month'])}</td>"
                     )
             lines.append(f"<tr>{cells}</tr>")
-        parts.append(_table(header, lines))
+        parts.append(html_table(header, lines))
     return "\n".join(parts)
 
 
@@ -335,54 +281,21 @@ def _district_section(figures: pd.DataFrame, kpis: pd.DataFrame | None, t: Displ
         count = alarms.get(r.district, 0)
         css = "alarm" if count else ""
         rows.append(
-            f"<tr><td>{_e(r.district)}</td><td class='num'>{int(r.customers):,}</td>"
+            f"<tr><td>{escape(r.district)}</td><td class='num'>{int(r.customers):,}</td>"
             f"<td class='num'>{r.customers / total:.1%}</td>"
-            f"<td class='num'>{_number(r.kwh_month)}</td>"
-            f"<td class='num'>{_number(r.revenue_month_cny)}</td>"
-            f"<td class='num'>{_number(r.arrears_cny)}</td>"
-            f"<td class='num'>{_number(r.complaints_month)}</td>"
-            f"<td>{_e(t.segment_name(r.largest_segment))}</td>"
+            f"<td class='num'>{number(r.kwh_month)}</td>"
+            f"<td class='num'>{number(r.revenue_month_cny)}</td>"
+            f"<td class='num'>{number(r.arrears_cny)}</td>"
+            f"<td class='num'>{number(r.complaints_month)}</td>"
+            f"<td>{escape(t.segment_name(r.largest_segment))}</td>"
             f"<td class='num {css}'>{count}</td></tr>"
         )
     header = [t("col_district"), t("col_customers"), t("col_share"), t("col_kwh"),
               t("col_revenue"), t("col_arrears"), t("col_complaints"), t("col_largest_segment"),
               t("col_alarms")]  # fmt: skip
     return (
-        f"<h2 id='districts'>{_e(t('districts_heading'))}</h2>"
-        f"<p class='note'>{_e(t('districts_note'))}</p>" + _table(header, rows, "districts")
-    )
-
-
-def index_bars_svg(values: list[float], labels: list[str], width: int = 250) -> str:
-    """Vertical bars on a −1…+1 axis, red above the population, blue below (inline SVG)."""
-    height, top, axis_height = 150, 8, 100
-    middle = top + axis_height / 2
-    step = (width - 30) / max(len(values), 1)
-    shapes = [
-        f"<line x1='28' y1='{top}' x2='28' y2='{top + axis_height}' stroke='#999'/>",
-        f"<line x1='28' y1='{middle}' x2='{width}' y2='{middle}' stroke='#333'/>",
-        f"<text x='24' y='{top + 4}' font-size='9' text-anchor='end'>+1</text>",
-        f"<text x='24' y='{middle + 3}' font-size='9' text-anchor='end'>0</text>",
-        f"<text x='24' y='{top + axis_height}' font-size='9' text-anchor='end'>−1</text>",
-    ]
-    for i, (value, label) in enumerate(zip(values, labels, strict=True)):
-        value = float(np.clip(value, -1, 1))
-        bar = abs(value) * axis_height / 2
-        x = 32 + i * step
-        y = middle - bar if value >= 0 else middle
-        colour = "#c0392b" if value >= 0 else "#2471a3"
-        shapes.append(
-            f"<rect x='{x:.1f}' y='{y:.1f}' width='{step * 0.7:.1f}' height='{bar:.1f}' "
-            f"fill='{colour}'><title>{_e(label)}: {value:+.2f}</title></rect>"
-        )
-        label_y = top + axis_height + 12
-        shapes.append(
-            f"<text x='{x + step * 0.35:.1f}' y='{label_y}' font-size='8' text-anchor='end' "
-            f"transform='rotate(-35 {x + step * 0.35:.1f} {label_y})'>{_e(label)}</text>"
-        )
-    return (
-        f"<svg width='{width}' height='{height + 10}' role='img' "
-        f"aria-label='factor index bars'>{''.join(shapes)}</svg>"
+        f"<h2 id='districts'>{escape(t('districts_heading'))}</h2>"
+        f"<p class='note'>{escape(t('districts_note'))}</p>" + html_table(header, rows, "districts")
     )
 
 
@@ -394,23 +307,23 @@ def _index_section(profiles: pd.DataFrame, t: DisplayText) -> str:
         row = r._asdict()
         values = [row[c] for c in columns]
         table = "".join(
-            f"{_e(label)} {value:+.2f}<br>" for label, value in zip(labels, values, strict=True)
+            f"{escape(label)} {value:+.2f}<br>" for label, value in zip(labels, values, strict=True)
         )
         cards.append(
-            f"<div class='card'><div class='id'>{_e(r.segment_id)} · {r.share:.0%}</div>"
-            f"<div class='name'>{_e(t.segment_name(r.segment_name))}</div>"
+            f"<div class='card'><div class='id'>{escape(r.segment_id)} · {r.share:.0%}</div>"
+            f"<div class='name'>{escape(t.segment_name(r.segment_name))}</div>"
             f"{index_bars_svg(values, labels)}<div class='note'>{table}</div></div>"
         )
     return (
-        f"<h2>{_e(t('index_heading'))}</h2><p class='note'>{_e(t('index_note'))}</p>"
+        f"<h2>{escape(t('index_heading'))}</h2><p class='note'>{escape(t('index_note'))}</p>"
         f"<div class='cards'>{''.join(cards)}</div>"
     )
 
 
 def _migration_section(migration: pd.DataFrame, profiles: pd.DataFrame, t: DisplayText) -> str:
-    parts = [f"<h2>{_e(t('migration_heading'))}</h2>"]
+    parts = [f"<h2>{escape(t('migration_heading'))}</h2>"]
     if migration.empty:
-        parts.append(f"<p class='note'>{_e(t('migration_none'))}</p>")
+        parts.append(f"<p class='note'>{escape(t('migration_none'))}</p>")
         return "\n".join(parts)
     table = migration.pivot_table(
         index="from_segment_id",
@@ -422,10 +335,10 @@ def _migration_section(migration: pd.DataFrame, profiles: pd.DataFrame, t: Displ
     total = int(table.to_numpy().sum())
     same = sum(int(table.at[s, s]) for s in table.index if s in table.columns)
     parts.append(
-        f"<p class='note'>{_e(t('migration_note', customers=f'{total:,}', stayed=f'{same / total:.1%}'))}</p>"  # noqa: E501
+        f"<p class='note'>{escape(t('migration_note', customers=f'{total:,}', stayed=f'{same / total:.1%}'))}</p>"  # noqa: E501
     )
     row_totals = table.sum(axis=1).replace(0, 1)
-    header = "".join(f"<th>{_e(c)}</th>" for c in table.columns)
+    header = "".join(f"<th>{escape(c)}</th>" for c in table.columns)
     lines = []
     for source, counts in table.iterrows():
         cells = []
@@ -433,20 +346,20 @@ def _migration_section(migration: pd.DataFrame, profiles: pd.DataFrame, t: Displ
             alpha = count / row_totals[source]
             cells.append(
                 f"<td class='num' style='background: rgba(46,134,193,{alpha:.2f})' "
-                f"title='{_e(source)} → {_e(target)}'>{int(count):,}</td>"
+                f"title='{escape(source)} → {escape(target)}'>{int(count):,}</td>"
             )
-        lines.append(f"<tr><th>{_e(source)}</th>{''.join(cells)}</tr>")
+        lines.append(f"<tr><th>{escape(source)}</th>{''.join(cells)}</tr>")
     parts.append(
-        f"<div class='scroll'><table><tr><th>{_e(t('migration_corner'))}</th>{header}</tr>"
+        f"<div class='scroll'><table><tr><th>{escape(t('migration_corner'))}</th>{header}</tr>"
         f"{''.join(lines)}</table></div>"
     )
     return "\n".join(parts)
 
 
 def _large_customers_section(large: pd.DataFrame, t: DisplayText) -> str:
-    parts = [f"<h2>{_e(t('large_heading'))}</h2>"]
+    parts = [f"<h2>{escape(t('large_heading'))}</h2>"]
     if large.empty:
-        parts.append(f"<p class='note'>{_e(t('large_none'))}</p>")
+        parts.append(f"<p class='note'>{escape(t('large_none'))}</p>")
         return "\n".join(parts)
     movers = large.assign(
         movement=(large["kwh_month"] - large["kwh_year_before"].fillna(large["kwh_month"])).abs()
@@ -454,35 +367,37 @@ def _large_customers_section(large: pd.DataFrame, t: DisplayText) -> str:
     totals = large[["kwh_month", "kwh_month_before", "kwh_year_before", "amount_month",
                     "amount_month_before", "amount_year_before"]].sum(min_count=1)  # fmt: skip
     parts.append(
-        f"<p class='note'>{_e(t('large_note', customers=f'{len(large):,}', rows=len(movers)))}</p>"
+        "<p class='note'>"
+        f"{escape(t('large_note', customers=f'{len(large):,}', rows=len(movers)))}</p>"
     )
     summary_rows = [
-        f"<tr><td>{_e(t(what))}</td><td class='num'>{_number(totals[now])}</td>"
-        f"<td class='num'>{_change(totals[now], totals[mom])}</td>"
-        f"<td class='num'>{_change(totals[now], totals[yoy])}</td></tr>"
+        f"<tr><td>{escape(t(what))}</td><td class='num'>{number(totals[now])}</td>"
+        f"<td class='num'>{change(totals[now], totals[mom])}</td>"
+        f"<td class='num'>{change(totals[now], totals[yoy])}</td></tr>"
         for what, now, mom, yoy in (
             ("col_kwh", "kwh_month", "kwh_month_before", "kwh_year_before"),
             ("col_amount", "amount_month", "amount_month_before", "amount_year_before"),
         )
     ]
     parts.append(
-        _table([t("col_total"), t("col_this_month"), t("col_mom"), t("col_yoy")], summary_rows)
+        html_table([t("col_total"), t("col_this_month"), t("col_mom"), t("col_yoy")], summary_rows)
     )
     rows = [
-        f"<tr><td>{_e(r.customer_id)}</td><td>{_e(t.text('category', r.level1_category))}</td>"
-        f"<td>{_e(r.district)}</td><td>{_e(r.industry)}</td>"
-        f"<td class='num'>{_number(r.kwh_month)}</td>"
-        f"<td class='num'>{_change(r.kwh_month, r.kwh_month_before)}</td>"
-        f"<td class='num'>{_change(r.kwh_month, r.kwh_year_before)}</td>"
-        f"<td class='num'>{_number(r.amount_month)}</td>"
-        f"<td class='num'>{_change(r.amount_month, r.amount_month_before)}</td>"
-        f"<td class='num'>{_change(r.amount_month, r.amount_year_before)}</td></tr>"
+        f"<tr><td>{escape(r.customer_id)}</td>"
+        f"<td>{escape(t.text('category', r.level1_category))}</td>"
+        f"<td>{escape(r.district)}</td><td>{escape(r.industry)}</td>"
+        f"<td class='num'>{number(r.kwh_month)}</td>"
+        f"<td class='num'>{change(r.kwh_month, r.kwh_month_before)}</td>"
+        f"<td class='num'>{change(r.kwh_month, r.kwh_year_before)}</td>"
+        f"<td class='num'>{number(r.amount_month)}</td>"
+        f"<td class='num'>{change(r.amount_month, r.amount_month_before)}</td>"
+        f"<td class='num'>{change(r.amount_month, r.amount_year_before)}</td></tr>"
         for r in movers.itertuples(index=False)
     ]
     header = [t("col_customer"), t("col_category"), t("col_district"), t("col_industry"),
               t("col_kwh"), t("col_kwh_mom"), t("col_kwh_yoy"), t("col_amount"),
               t("col_amount_mom"), t("col_amount_yoy")]  # fmt: skip
-    parts.append(_table(header, rows))
+    parts.append(html_table(header, rows))
     return "\n".join(parts)
 
 
@@ -496,8 +411,8 @@ def _labels_section(
     counts = counts[counts.groupby("label_code").cumcount() < MAX_VALUES_PER_LABEL]
     names = t.label_names(registry) if registry is not None else {}
     parts = [
-        f"<h2>{_e(t('labels_heading'))}</h2>"
-        f"<p class='note'>{_e(t('labels_note', values=MAX_VALUES_PER_LABEL))}</p>"
+        f"<h2>{escape(t('labels_heading'))}</h2>"
+        f"<p class='note'>{escape(t('labels_note', values=MAX_VALUES_PER_LABEL))}</p>"
     ]
     header = [t("col_label"), t("col_code"), t("col_label_value"), t("col_customers"),
               t("col_share")]  # fmt: skip
@@ -511,16 +426,18 @@ def _labels_section(
             else:
                 value = t.text("value", r.value)
             lines.append(
-                f"<tr><td>{_e(names.get(r.label_code, r.name))}</td><td>{_e(r.label_code)}</td>"
-                f"<td>{_e(value)}</td><td class='num'>{int(r.customers):,}</td>"
-                f"<td>{_share_bar(r.share)}</td></tr>"
+                f"<tr><td>{escape(names.get(r.label_code, r.name))}</td>"
+                f"<td>{escape(r.label_code)}</td>"
+                f"<td>{escape(value)}</td><td class='num'>{int(r.customers):,}</td>"
+                f"<td>{share_bar(r.share)}</td></tr>"
             )
-        parts.append(f"<h3>{_e(t.text('label_dimension', dimension))}</h3>" + _table(header, lines))
+        heading = f"<h3>{escape(t.text('label_dimension', dimension))}</h3>"
+        parts.append(heading + html_table(header, lines))
     return "\n".join(parts)
 
 
 def _strategy_section(matrix: pd.DataFrame, t: DisplayText) -> str:
-    header = "".join(f"<th>{_e(t.text('servqual', d))}</th>" for d in SERVQUAL_DIMENSIONS)
+    header = "".join(f"<th>{escape(t.text('servqual', d))}</th>" for d in SERVQUAL_DIMENSIONS)
     lines = []
     ordered = matrix.sort_values(["level1_category", "segment_id"])
     for (segment_id, segment_name), cells in ordered.groupby(
@@ -541,28 +458,22 @@ def _strategy_section(matrix: pd.DataFrame, t: DisplayText) -> str:
             source = (
                 ""
                 if cell["gap_source"] == "segment"
-                else f" <span class='source'>({_e(t('source_' + str(cell['gap_source'])))})</span>"
+                else " <span class='source'>"
+                f"({escape(t('source_' + str(cell['gap_source'])))})</span>"
             )
             actions = [a for a in str(cell["actions"]).split(" | ") if a]
-            items = "".join(f"<li>{_e(a)}</li>" for a in actions)
-            colour = _gap_colour(cell["gap"])
+            items = "".join(f"<li>{escape(a)}</li>" for a in actions)
+            colour = gap_colour(cell["gap"])
             tds.append(
-                f"<td style='background:{colour}'><b>#{int(cell['rank'])}</b> {_e(gap)} "
+                f"<td style='background:{colour}'><b>#{int(cell['rank'])}</b> {escape(gap)} "
                 f"(n={int(cell['n_answers'])}){source}<ul class='actions'>{items}</ul></td>"
             )
         lines.append(
-            f"<tr><th>{_e(segment_id)}<br><span class='note'>"
-            f"{_e(t.segment_name(segment_name))}</span></th>{''.join(tds)}</tr>"
+            f"<tr><th>{escape(segment_id)}<br><span class='note'>"
+            f"{escape(t.segment_name(segment_name))}</span></th>{''.join(tds)}</tr>"
         )
     return (
-        f"<h2>{_e(t('strategy_heading'))}</h2><p class='note'>{_e(t('strategy_note'))}</p>"
-        f"<div class='scroll'><table><tr><th>{_e(t('col_segment'))}</th>{header}</tr>"
+        f"<h2>{escape(t('strategy_heading'))}</h2><p class='note'>{escape(t('strategy_note'))}</p>"
+        f"<div class='scroll'><table><tr><th>{escape(t('col_segment'))}</th>{header}</tr>"
         f"{''.join(lines)}</table></div>"
     )
-
-
-def _gap_colour(gap: float) -> str:
-    if pd.isna(gap) or gap <= 0:
-        return "#ffffff"
-    strength = min(float(gap) / 3.0, 1.0)  # a 3-point gap on the 7-point scale is severe
-    return f"rgba(231,76,60,{0.08 + 0.35 * strength:.2f})"

@@ -5,8 +5,6 @@ with reasons.
 
 from __future__ import annotations
 
-import re
-import string
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,28 +13,25 @@ import pandas as pd
 
 from ml.display import DisplayText, localise_rules
 from ml.labels import (
-    SEEDS_DIR,
-    RuleContext,
-    RuleError,
-    as_mask,
-    evaluate_rule,
     load_label_registry,
     require_unique_customers,
     single_month,
     validate_label_registry,
 )
-from ml.preprocessing import read_rules_csv
+from ml.reasons import gap_clauses, render_template, template_fields
+from ml.rules import RuleContext, as_mask, evaluate_rule
+from ml.seeds import Seed
 
-STRATEGY_RULES_PATH = SEEDS_DIR / "strategy_rules.csv"
 # the five SERVQUAL dimensions, in the order of the source contract (satisfaction_surveys)
 SERVQUAL_DIMENSIONS = ("reliability", "responsiveness", "assurance", "empathy", "tangibles")
-STRATEGY_RULE_COLUMNS = (
-    "action_code",
-    "action",
-    "dimension",
-    "applies_when",
-    "priority",
-    "rule_version",
+STRATEGY_RULES = Seed(
+    "strategy rules",
+    "strategy_rules.csv",
+    columns=("action_code", "action", "dimension", "applies_when", "priority", "rule_version"),
+    key="action_code",
+    row="action",
+    plural=True,
+    optional_text=("reason",),
 )
 SURVEY_COLUMNS = ("customer_id", "surveyed_on", "dimension", "expectation", "perception")
 MATRIX_COLUMNS = (
@@ -68,8 +63,6 @@ ACTION_COLUMNS = (
     "rule_version",
 )
 LIST_SEPARATOR = " | "
-# English ordinals of the gap ranks (the English gap_ranked text; Chinese writes 第N大)
-ORDINALS = ("largest", "second-largest", "third-largest", "fourth-largest", "fifth-largest")
 
 
 @dataclass(frozen=True)
@@ -94,33 +87,18 @@ class StrategyResult:
 
 
 def load_strategy_rules(path: str | Path | None = None) -> pd.DataFrame:
-    rules = read_rules_csv(path or STRATEGY_RULES_PATH)
-    return validate_strategy_rules(rules)
+    return validate_strategy_rules(STRATEGY_RULES.read(path))
 
 
 def validate_strategy_rules(rules: pd.DataFrame) -> pd.DataFrame:
-    missing = [c for c in STRATEGY_RULE_COLUMNS if c not in rules.columns]
-    if missing:
-        raise ValueError(f"strategy rules lack column(s) {missing}")
-    rules = rules.copy()
-    if "reason" not in rules.columns:
-        rules["reason"] = ""
-    rules["reason"] = rules["reason"].fillna("").astype(str)
-    duplicated = rules["action_code"][rules["action_code"].duplicated()].tolist()
-    if duplicated:
-        raise ValueError(f"strategy rules repeat action_code(s) {duplicated}")
-    unknown = sorted(set(rules["dimension"]) - set(SERVQUAL_DIMENSIONS))
-    if unknown:
-        raise ValueError(f"strategy rules have unknown dimension(s) {unknown}")
+    rules = STRATEGY_RULES.checked(rules)
+    STRATEGY_RULES.require_unique_key(rules)
+    STRATEGY_RULES.require_known(rules, "dimension", SERVQUAL_DIMENSIONS)
     # a segment must be able to get an action for every dimension it has a gap on
     uncovered = [d for d in SERVQUAL_DIMENSIONS if d not in set(rules["dimension"])]
     if uncovered:
         raise ValueError(f"strategy rules have no action for dimension(s) {uncovered}")
-    priority = pd.to_numeric(rules["priority"], errors="coerce")
-    bad = rules.loc[priority.isna() | (priority % 1 != 0), "action_code"].tolist()
-    if bad:
-        raise ValueError(f"priority must be a whole number for action(s) {bad}")
-    rules["priority"] = priority.astype(int)
+    rules["priority"] = STRATEGY_RULES.whole_numbers(rules, "priority")
     return rules.reset_index(drop=True)
 
 
@@ -399,7 +377,7 @@ def _customer_actions(
     # each action costs seconds at 10^5 customers
     needed = {"customer_id", "level1_category", "segment_id"}
     for template in rules["reason"]:
-        needed |= _template_fields(template)
+        needed |= template_fields(template)
     chosen = frame.loc[:, [c for c in frame.columns if c in needed]].iloc[rows]
     chosen = chosen.reset_index(drop=True)
     picked = rules.iloc[rule_positions].reset_index(drop=True)
@@ -415,7 +393,7 @@ def _customer_actions(
         reasons.iloc[selected] = render_template(
             shown.iloc[selected], rule["reason"] or rule["action"], rule["action_code"]
         ).to_numpy()
-    clauses = _gap_clauses(gaps, display)
+    clauses = gap_clauses(gaps, display)
     keys = pd.MultiIndex.from_arrays(
         [chosen["segment_id"].to_numpy(dtype=object), picked["dimension"].to_numpy(dtype=object)]
     )
@@ -436,71 +414,3 @@ def _customer_actions(
         }
     )
     return actions.loc[:, list(ACTION_COLUMNS)]
-
-
-def _gap_clauses(gaps: pd.DataFrame, display: DisplayText) -> dict[tuple[str, str], str]:
-    """Plain words on where a dimension stands in the segment's SERVQUAL gaps, in the display's
-    locale (the gap_* texts of the display_text seed)."""
-    clauses = {}
-    for cell in gaps.itertuples(index=False):
-        dimension = display.text("servqual", cell.dimension)
-        if pd.isna(cell.gap):
-            text = display("gap_no_answers", dimension=dimension)
-        elif cell.gap > 0:
-            ordinal = ORDINALS[cell.rank - 1] if cell.rank <= len(ORDINALS) else f"#{cell.rank}"
-            text = display(
-                "gap_ranked", dimension=dimension, rank=cell.rank, ordinal=ordinal, gap=cell.gap
-            )
-        else:
-            text = display("gap_none", dimension=dimension, gap=cell.gap)
-        if cell.gap_source in ("category", "population") and pd.notna(cell.gap):
-            text += display(f"gap_borrowed_{cell.gap_source}", answers=cell.segment_n_answers)
-        clauses[(cell.segment_id, cell.dimension)] = text
-    return clauses
-
-
-def _template_fields(template: str) -> set[str]:
-    try:
-        return {name for _, name, _, _ in string.Formatter().parse(template) if name}
-    except ValueError:
-        return set()  # a malformed template: render_template names the rule
-
-
-def render_template(rows: pd.DataFrame, template: str, owner: str) -> pd.Series:
-    """`'{complaints_12m:.0f} complaints'` filled in for every row (vectorised per field)."""
-    text = pd.Series("", index=rows.index, dtype=object)
-    try:
-        pieces = list(string.Formatter().parse(template))
-    except ValueError as error:
-        raise RuleError(f"strategy rule {owner!r}: bad reason template: {error}") from error
-    for literal, field_name, spec, _ in pieces:
-        text = text + literal
-        if field_name is None:
-            continue
-        if field_name not in rows.columns:
-            raise RuleError(
-                f"strategy rule {owner!r}: reason template names unknown column {field_name!r}"
-            )
-        text = text + _format_values(rows[field_name], spec)
-    return text
-
-
-_WHOLE_NUMBER_SPEC = re.compile(r"^\.0([f%])$")
-
-
-def _format_values(values: pd.Series, spec: str) -> pd.Series:
-    """`format(v, spec)` per value, "n/a" where missing; `.0f` and `.0%` on numbers in numpy."""
-    whole = _WHOLE_NUMBER_SPEC.match(spec)
-    if whole and pd.api.types.is_numeric_dtype(values.dtype):
-        numbers = values.to_numpy(dtype="float64", na_value=np.nan)
-        if whole.group(1) == "%":
-            numbers = numbers * 100
-        missing = np.isnan(numbers)
-        # np.round rounds half to even, as format() does (−0.4 reads "0" rather than "-0")
-        text = np.round(np.where(missing, 0, numbers)).astype("int64").astype(str).astype(object)
-        if whole.group(1) == "%":
-            text = text + "%"
-        text[missing] = "n/a"
-        return pd.Series(text, index=values.index, dtype=object)
-    formatted = values.map(lambda v: "n/a" if pd.isna(v) else format(v, spec))
-    return formatted.astype(object)

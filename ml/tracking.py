@@ -1,8 +1,7 @@
-"""MLflow bookkeeping of the factor models: one experiment per factor, runs, registry, champion.
+"""MLflow bookkeeping of the factor models: one experiment per factor, runs, registered versions.
 
-A new model version takes the `champion` alias only when it passes the quality floors and beats the
-current champion on the factor's primary metric, both evaluated on the same hold-out; otherwise it
-becomes `challenger`.
+`FactorRun.decide_champion` evaluates the current champion on the new version's hold-out and moves
+the `champion` / `challenger` aliases as `ml.champion.promotion` decides.
 """
 
 from __future__ import annotations
@@ -18,6 +17,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 import pandas as pd
+
+from ml.champion import ChampionDecision, ChampionStanding, PromotionRule, QualityFloor, promotion
 
 # MLflow is imported where it is used: it takes seconds to import, and a Dagster code location
 # or a test that never tracks a run should not pay for it.
@@ -67,86 +68,6 @@ class TrackingConfig:
         if "://" in root:
             return f"{root.rstrip('/')}/{self.experiment_name(factor)}"
         return (Path(root).resolve() / self.experiment_name(factor)).as_uri()
-
-
-@dataclass(frozen=True)
-class PromotionRule:
-    """The primary metric (and a tie-breaking secondary one) a challenger must beat."""
-
-    metric: str
-    higher_is_better: bool = True
-    secondary_metric: str | None = None
-    secondary_higher_is_better: bool = True
-
-    @staticmethod
-    def _better(new: float, old: float, higher_is_better: bool) -> int:
-        """1 if new is better, -1 if worse, 0 if tied (or not comparable)."""
-        if not (np.isfinite(new) and np.isfinite(old)):
-            return 1 if np.isfinite(new) and not np.isfinite(old) else 0
-        if np.isclose(new, old, rtol=0, atol=1e-12):
-            return 0
-        return 1 if (new > old) == higher_is_better else -1
-
-    def beats(self, new: dict[str, float], current: dict[str, float]) -> bool:
-        primary = self._better(new[self.metric], current[self.metric], self.higher_is_better)
-        if primary != 0 or self.secondary_metric is None:
-            return primary > 0
-        return (
-            self._better(
-                new[self.secondary_metric],
-                current[self.secondary_metric],
-                self.secondary_higher_is_better,
-            )
-            > 0
-        )
-
-
-@dataclass(frozen=True)
-class QualityFloor:
-    """What a supervised model version must show on its hold-out before it may score customers.
-
-    The rule baseline is a hard bar (a model must never rank worse than the one-line rule); the
-    best single feature is picked on the hold-out itself, so a model need only reach it within
-    the noise of its own AUC (the upper end of the bootstrap interval).
-    """
-
-    min_auc: float = 0.55
-    min_holdout_positives: int = 30
-
-    def failures(self, metrics: Mapping[str, float]) -> list[str]:
-        """Why `metrics` (auc, auc_high, holdout_positives, baselines) fall short; [] = pass."""
-        found = []
-        positives = int(metrics.get("holdout_positives", 0))
-        if positives < self.min_holdout_positives:
-            found.append(
-                f"the hold-out has {positives} positives, fewer than the "
-                f"{self.min_holdout_positives} needed to judge a model"
-            )
-        auc = float(metrics.get("auc", float("nan")))
-        if not np.isfinite(auc) or auc <= self.min_auc:
-            found.append(f"hold-out AUC {auc:.3f} is not above the floor {self.min_auc:.2f}")
-            return found
-        rule_auc = float(metrics.get("baseline_rule_auc", float("nan")))
-        if np.isfinite(rule_auc) and auc < rule_auc:
-            found.append(f"hold-out AUC {auc:.3f} is below the rule baseline's {rule_auc:.3f}")
-        feature_auc = float(metrics.get("baseline_best_feature_auc", float("nan")))
-        auc_high = float(metrics.get("auc_high", auc))
-        if np.isfinite(feature_auc) and auc_high < feature_auc:
-            found.append(
-                f"hold-out AUC {auc:.3f} (90 % interval up to {auc_high:.3f}) is below the best "
-                f"single feature's {feature_auc:.3f}"
-            )
-        return found
-
-
-@dataclass(frozen=True)
-class ChampionDecision:
-    promoted: bool
-    scoring_version: str | None  # None: no version passes the floors, the rule baseline scores
-    previous_champion_version: str | None
-    champion_metrics: dict[str, float] | None  # the previous champion on the same hold-out
-    reason: str
-    scoring_estimator: Any = field(repr=False, default=None)
 
 
 @dataclass(frozen=True)
@@ -403,11 +324,9 @@ class FactorRun:
         import mlflow
 
         current = champion_version(self.client, self.model_name)
-        champion_metrics = None
+        champion = ChampionStanding(current)
         champion_estimator = None
         new_failures = floor.failures(new_metrics) if floor else []
-        champion_failures: list[str] = []
-        champion_usable = False
         if current is not None:
             try:
                 champion_estimator = load_estimator(self.model_name, current)
@@ -416,42 +335,19 @@ class FactorRun:
                 log.warning(
                     "champion v%s of %s could not be evaluated: %s", current, self.model_name, error
                 )
-                champion_failures = [f"champion v{current} could not be evaluated ({error})"]
+                failures = (f"champion v{current} could not be evaluated ({error})",)
+                champion = ChampionStanding(current, None, failures)
             else:
-                champion_failures = floor.failures(champion_metrics) if floor else []
-                champion_usable = not champion_failures
-        floors = f"; quality floors: {'; '.join(new_failures)}" if new_failures else ""
-        if new_failures:
-            promoted = False
-            if champion_usable:
-                reason = f"new v{new_version} kept as challenger{floors}"
-            else:
-                why = f" (champion v{current}: {'; '.join(champion_failures)})" if current else ""
-                reason = (
-                    f"no version passes the quality floors{why}: new v{new_version} not "
-                    f"promoted{floors}; the rule baseline scores this month"
-                )
-        elif current is None:
-            promoted, reason = True, "first version of this model and it passes the quality floors"
-        elif not champion_usable:
-            promoted = True
-            reason = f"{'; '.join(champion_failures)}; new v{new_version} passes them: promoted"
-        else:
-            promoted = rule.beats(new_metrics, champion_metrics)
-            direction = "higher" if rule.higher_is_better else "lower"
-            reason = (
-                f"{rule.metric} ({direction} is better): new v{new_version} "
-                f"{new_metrics[rule.metric]:.4f} vs champion v{current} "
-                f"{champion_metrics[rule.metric]:.4f} on the same hold-out → "
-                + ("promoted" if promoted else "kept as challenger")
-            )
+                failures = tuple(floor.failures(champion_metrics)) if floor else ()
+                champion = ChampionStanding(current, champion_metrics, failures)
+        promoted, reason = promotion(new_version, new_metrics, new_failures, champion, rule)
         if promoted:
             self.client.set_registered_model_alias(self.model_name, CHAMPION, new_version)
             self._delete_alias(CHALLENGER)
             scoring_version, scoring_estimator = new_version, new_estimator
         else:
             self.client.set_registered_model_alias(self.model_name, CHALLENGER, new_version)
-            if champion_usable:
+            if champion.usable:
                 scoring_version, scoring_estimator = current, champion_estimator
             else:
                 scoring_version, scoring_estimator = None, None
@@ -469,10 +365,10 @@ class FactorRun:
                 "champion_decision": reason[:5000],
             }
         )
-        if champion_metrics:
-            self.log_metrics({f"champion_{k}": v for k, v in champion_metrics.items()})
+        if champion.metrics:
+            self.log_metrics({f"champion_{k}": v for k, v in champion.metrics.items()})
         return ChampionDecision(
-            promoted, scoring_version, current, champion_metrics, reason, scoring_estimator
+            promoted, scoring_version, current, champion.metrics, reason, scoring_estimator
         )
 
     def _delete_alias(self, alias: str) -> None:

@@ -11,11 +11,11 @@ import string
 import pandas as pd
 import pytest
 
-from ml.display import DISPLAY_TEXT_PATH, DisplayText, localise_rules, validate_display_text
+from ml.display import DISPLAY_TEXT, DisplayText, localise_rules, validate_display_text
 from ml.labels import LABEL_DIMENSIONS, load_label_registry
-from ml.preprocessing import read_rules_csv
 from ml.registry import FACTORS
 from ml.report import render_segment_report
+from ml.seeds import read_rules_csv
 from ml.segmentation import AVERAGE_NAME, FACTOR_WORDS, LEVEL1_CATEGORIES, segment_customers
 from ml.strategy import SERVQUAL_DIMENSIONS, build_service_strategy, load_strategy_rules
 from powerseg.contract import (
@@ -170,7 +170,7 @@ def test_the_report_reads_chinese_with_every_text_in_the_seed():
 
 
 def test_a_bad_display_seed_is_a_clear_error():
-    table = read_rules_csv(DISPLAY_TEXT_PATH)
+    table = read_rules_csv(DISPLAY_TEXT.path)
     with pytest.raises(ValueError, match=r"repeats \(kind, code\) \[\('factor', 'arrears'\)\]"):
         validate_display_text(pd.concat([table, table[table["code"] == "arrears"]]))
     blank = table.copy()

@@ -98,6 +98,27 @@ def test_format_threshold_is_readable():
     assert format_threshold(-0.42724, 4) == "-0.4272"
 
 
+def test_model_input_types_columns_and_keeps_nulls():
+    frame = pd.DataFrame(
+        {
+            "drop": ["0.25", None, "x"],
+            "cover_open": [True, False, True],
+            "noise": [1, 2, 3],
+            "customer_type": ["residential", None, 7],
+            "unused": [1, 2, 3],
+        },
+        index=[10, 11, 12],
+    )
+    data = InspectionRiskModel(PLANTED_CONFIG).model_input(frame)
+    assert list(data.columns) == ["drop", "cover_open", "noise", "customer_type"]
+    assert list(data.index) == [10, 11, 12]
+    assert data["drop"].tolist()[0] == 0.25 and data["drop"].isna().tolist() == [False, True, True]
+    assert data["cover_open"].tolist() == [1.0, 0.0, 1.0]
+    assert data["customer_type"].tolist() == ["residential", None, "7"]
+    with pytest.raises(ValueError, match="inspection feature frame is missing column.*noise"):
+        InspectionRiskModel(PLANTED_CONFIG).model_input(frame.drop(columns="noise"))
+
+
 PRECISION_LIFT = 3.0  # the inspection list must find thieves at 3× the base rate
 
 

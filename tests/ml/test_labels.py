@@ -14,14 +14,14 @@ from ml.labels import (
     CUSTOMER_LABEL_COLUMNS,
     FLAG_VALUE,
     LABEL_DIMENSIONS,
-    RuleError,
     evaluate_labels,
-    evaluate_rule,
     label_frequencies,
     load_label_registry,
     required_columns,
     valid_until,
 )
+from ml.rules import RuleError, evaluate_rule
+from ml.seeds import Seed
 from tests.ml.test_segmentation import PII_COLUMNS, planted_scores
 
 MONTH = pd.Timestamp("2025-06-01")
@@ -265,6 +265,31 @@ def test_registry_validation():
         validate_label_registry(pd.DataFrame([base | {"dimension": "mood"}]))
     with pytest.raises(ValueError, match="validity_months"):
         validate_label_registry(pd.DataFrame([base | {"validity_months": "0"}]))
+
+
+def test_seed_checks_name_the_seed_the_column_and_the_rows(tmp_path):
+    seed = Seed("test rules", "test_rules.csv", ("code", "level"), key="code", row="rule",
+                plural=True, optional_text=("note",))  # fmt: skip
+    path = tmp_path / "test_rules.csv"
+    path.write_text("code,level\nNA,2\nb,\n", encoding="utf-8")
+    rules = seed.read(path)  # as written: "NA" stays text, an empty cell is ""
+    assert rules.to_dict("records") == [{"code": "NA", "level": "2"}, {"code": "b", "level": ""}]
+    checked = seed.checked(rules)
+    assert checked["note"].tolist() == ["", ""] and "note" not in rules.columns
+    with pytest.raises(ValueError, match=r"^test rules lack column\(s\) \['level'\]$"):
+        seed.checked(rules.drop(columns="level"))
+    with pytest.raises(ValueError, match=r"^test rules repeat code\(s\) \['b'\]$"):
+        seed.require_unique_key(pd.concat([rules, rules.tail(1)]))
+    with pytest.raises(ValueError, match=r"^level must be a whole number for rule\(s\) \['b'\]$"):
+        seed.whole_numbers(rules, "level")
+    with pytest.raises(ValueError, match=r"whole number >= 3 for rule\(s\) \['NA'\]$"):
+        seed.whole_numbers(rules.head(1), "level", minimum=3)
+    assert seed.whole_numbers(rules.head(1), "level", minimum=1).tolist() == [2]
+    one = Seed("registry", "registry.csv", ("code",), key="code")
+    with pytest.raises(ValueError, match=r"^registry has unknown code\(s\) \['NA', 'b'\]; use x$"):
+        one.require_known(rules, "code", ["x"], "; use x")
+    with pytest.raises(ValueError, match=r"^registry lacks column\(s\) \['code'\]$"):
+        one.checked(pd.DataFrame({"other": []}))
 
 
 def test_required_columns_are_in_the_documented_input(registry):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from ml.labels import RuleError
 from ml.points import (
     BALANCE_COLUMNS,
     LEDGER_COLUMNS,
@@ -14,6 +13,7 @@ from ml.points import (
     points_ledger,
     validate_points_rules,
 )
+from ml.rules import RuleError
 from tests.ml.test_labels import rows_frame
 from tests.ml.test_segmentation import PII_COLUMNS, planted_scores
 

@@ -12,10 +12,11 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from ml.baselines import RULE_VERSION, RuleBaselineModel, rule_model_name
+from ml.champion import QualityFloor
 from ml.factors import SCORED_BY_MODEL, SCORED_BY_RULE, labelled_rows, train_and_score
 from ml.labels import evaluate_labels
 from ml.registry import resolve_config
-from ml.tracking import QualityFloor, TrackingConfig
+from ml.tracking import TrackingConfig
 from orchestration.assets.factors import training_months
 from tests.ml.synthetic import make_marts
 

@@ -9,7 +9,8 @@ from html.parser import HTMLParser
 import pytest
 
 from ml.labels import evaluate_labels
-from ml.report import index_bars_svg, render_segment_report, write_segment_report
+from ml.report import render_segment_report, write_segment_report
+from ml.report_html import index_bars_svg
 from ml.segmentation import segment_customers, segment_migration
 from ml.strategy import SERVQUAL_DIMENSIONS, build_service_strategy
 from tests.ml.test_segmentation import PII_COLUMNS, planted_scores

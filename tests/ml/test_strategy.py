@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml.labels import RuleError, evaluate_labels
+from ml.labels import evaluate_labels
+from ml.rules import RuleError
 from ml.segmentation import segment_customers
 from ml.strategy import (
     ACTION_COLUMNS,

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from ml.champion import ChampionStanding, PromotionRule, promotion
 from ml.factors import train_and_score
-from ml.tracking import PromotionRule, TrackingConfig, load_champion, load_pyfunc
+from ml.tracking import TrackingConfig, load_champion, load_pyfunc
 
 
 def test_promotion_rule_directions_and_tie_break():
@@ -20,6 +21,42 @@ def test_promotion_rule_directions_and_tie_break():
     psi = PromotionRule("psi", higher_is_better=False)
     assert psi.beats({"psi": 0.01}, {"psi": 0.02})
     assert not psi.beats({"psi": 0.03}, {"psi": 0.02})
+
+
+def test_promotion_reasons_floors_first_then_the_metric():
+    auc = PromotionRule("auc", True, "brier", False)
+    better, worse = {"auc": 0.8, "brier": 0.1}, {"auc": 0.7, "brier": 0.1}
+    floors = ["hold-out AUC 0.500 is not above the floor 0.55"]
+    usable = ChampionStanding("3", worse)
+    assert promotion("4", better, [], usable, auc) == (
+        True,
+        "auc (higher is better): new v4 0.8000 vs champion v3 0.7000 on the same hold-out "
+        "→ promoted",
+    )
+    assert promotion("4", worse, [], ChampionStanding("3", better), auc)[0] is False
+    assert promotion("4", better, [], ChampionStanding(None), auc) == (
+        True,
+        "first version of this model and it passes the quality floors",
+    )
+    assert promotion("4", better, floors, usable, auc) == (
+        False,
+        "new v4 kept as challenger; quality floors: hold-out AUC 0.500 is not above the floor 0.55",
+    )
+    broken = ChampionStanding("3", None, ("champion v3 could not be evaluated (gone)",))
+    assert not broken.usable and usable.usable and not ChampionStanding(None).usable
+    assert promotion("4", better, [], broken, auc) == (
+        True,
+        "champion v3 could not be evaluated (gone); new v4 passes them: promoted",
+    )
+    assert promotion("4", better, floors, broken, auc) == (
+        False,
+        "no version passes the quality floors (champion v3: champion v3 could not be evaluated "
+        "(gone)): new v4 not promoted; quality floors: hold-out AUC 0.500 is not above the floor "
+        "0.55; the rule baseline scores this month",
+    )
+    assert promotion("1", better, floors, ChampionStanding(None), auc)[1].startswith(
+        "no version passes the quality floors: new v1 not promoted"
+    )
 
 
 def test_artifact_location_sits_beside_the_sqlite_file(tmp_path):

@@ -11,8 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml.labels import SEEDS_DIR
-from ml.preprocessing import read_rules_csv
+from ml.seeds import SEEDS_DIR, read_rules_csv
 from orchestration.assets.kpis import (
     kpi_values,
     service_kpis_frame,
