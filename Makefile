@@ -67,11 +67,13 @@ bench: install
 docs: install
 	cd dbt_project && POWERSEG_WAREHOUSE=$(POWERSEG_DATA_DIR)/warehouse.duckdb ../.venv/bin/dbt docs generate --profiles-dir .
 
-# Regenerates every file derived from powerseg/contract.py: the dbt sources, the contract macro,
-# the staging and quarantine YAML and docs/source_contract.md (a test fails when one is stale).
+# Regenerates every file derived from powerseg/contract.py (the dbt sources, the contract macro,
+# the staging and quarantine YAML, docs/source_contract.md) and from the factor registry
+# ml/registry.py (customer_factor_scores and its yml); a test fails when one is stale.
 .PHONY: contract
 contract: install
 	$(UV) run python -m powerseg.contract_docs
+	$(UV) run python -m ml.registry_dbt
 
 clean:
 	rm -rf $(DATA) dbt_project/target dbt_project/logs

@@ -155,7 +155,7 @@ class RuleBaselineModel(ClassifierMixin, BaseEstimator):
         out["tier"] = assign_tiers(100 * probability, self.tier_thresholds_)
         if "reason" in columns:  # one rule path, like a tree's
             out["reason"] = self._rule_text(frame)
-        else:
+        elif "reason_1" in columns:
             reasons = self._reasons(frame, cfg.n_reasons)
             for i in range(reasons.shape[1]):
                 out[f"reason_{i + 1}"] = reasons[:, i]

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from ml import evaluation as ev
 from ml.arrears import ArrearsScorecard
 from ml.baseline_rules import ARREARS_RULE, INSPECTION_RULE, OUTAGE_RULE, BaselineRule
+from ml.champion import PromotionRule
 from ml.channel_activity import ChannelActivityModel
 from ml.config import (
     ArrearsConfig,
@@ -27,7 +28,6 @@ from ml.config import (
 from ml.contribution import ContributionModel
 from ml.inspection import InspectionRiskModel
 from ml.outage_sensitivity import OutageSensitivityModel
-from ml.tracking import PromotionRule
 
 # A factor that could not be scored this month (an empty source table, too few labels) writes its
 # customers with no score and this in every categorical output, so the joins downstream hold.

@@ -1,6 +1,6 @@
 """The dbt files the factor registry generates: `customer_factor_scores.sql` (the factor scores side
-by side) and its yml (the `scores` sources and the model's columns). `make contract` rewrites them;
-a test fails when they are stale.
+by side), its yml (the `scores` sources and the model's columns) and the macro listing the feature
+marts. `make contract` rewrites them; a test fails when they are stale.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from powerseg.dbt_vars import DBT_PROJECT_DIR
 
 SCORES_MODEL = Path("models/scores/customer_factor_scores.sql")
 SCORES_YML = Path("models/scores/_scores__sources.yml")
+REGISTRY_MACRO = Path("macros/factors/factor_registry.sql")
 GENERATED = "Generated from the factor registry (ml/registry.py) by `make contract`; do not edit."
 
 
@@ -130,9 +131,25 @@ def render_scores_yml(registry: Registry = REGISTRY) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_registry_macro(registry: Registry = REGISTRY) -> str:
+    """`factor_feature_marts()`: the feature marts, for the tests that hold every mart."""
+    marts = "".join(f"    '{f.feature_mart}',\n" for f in registry)
+    return (
+        f"{{#- {GENERATED} -#}}\n"
+        "{#- The feature mart of every factor, in registry order. -#}\n"
+        "{% macro factor_feature_marts() %}\n"
+        f"{{{{ return([\n{marts}]) }}}}\n"
+        "{% endmacro %}\n"
+    )
+
+
 def generated_files(registry: Registry = REGISTRY) -> dict[Path, str]:
     """Each generated file (relative to the dbt project) and the text it must hold."""
-    return {SCORES_MODEL: render_scores_model(registry), SCORES_YML: render_scores_yml(registry)}
+    return {
+        SCORES_MODEL: render_scores_model(registry),
+        SCORES_YML: render_scores_yml(registry),
+        REGISTRY_MACRO: render_registry_macro(registry),
+    }
 
 
 def write(dbt_project_dir: Path = DBT_PROJECT_DIR, registry: Registry = REGISTRY) -> list[Path]:
@@ -141,6 +158,7 @@ def write(dbt_project_dir: Path = DBT_PROJECT_DIR, registry: Registry = REGISTRY
     for relative, text in generated_files(registry).items():
         path = dbt_project_dir / relative
         if not path.exists() or path.read_text() != text:
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text)
             written.append(path)
     return written

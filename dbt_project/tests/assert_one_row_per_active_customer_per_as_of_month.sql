@@ -1,10 +1,7 @@
 -- Every mart has exactly the active customers of every as-of month this run built (the spine):
 -- no customer missing, none extra, none twice. Months kept from earlier runs were checked then.
-{%- set marts = [
-    'customer_360', 'fct_features_contribution', 'fct_features_outage_sensitivity',
-    'fct_features_arrears', 'fct_features_channel_activity', 'fct_features_inspection',
-    'fct_outcomes',
-] %}
+{#- The feature marts come from the factor registry (macros/factors/factor_registry.sql). -#}
+{%- set marts = ['customer_360'] + factor_feature_marts() + ['fct_outcomes'] %}
 
 with
 

@@ -20,8 +20,10 @@ from ml import registry_dbt
 from ml.registry import REGISTRY
 from ml.segmentation import SegmentationConfig, segment_customers
 from orchestration.assets.factors import build_factor_assets
+from orchestration.checks.mart_gates import factor_scores_spec, score_spec
 from orchestration.resources import MlflowResource, WarehouseResource
 from powerseg.dbt_vars import DBT_PROJECT_DIR
+from powerseg.quality import WARNING, validate_relation
 from tests.orchestration.toy_factor import LATE_PAYER, MART, MART_SQL, MART_YML
 
 pytestmark = pytest.mark.slow
@@ -51,7 +53,11 @@ def test_a_sixth_factor_from_one_registry_entry(tmp_path):
     (project / "models" / "marts" / f"{MART}.sql").write_text(MART_SQL)
     (project / "models" / "marts" / f"_{MART}.yml").write_text(MART_YML)
     written = registry_dbt.write(project, registry)
-    assert {p.name for p in written} == {"customer_factor_scores.sql", "_scores__sources.yml"}
+    assert {p.name for p in written} == {
+        "customer_factor_scores.sql",
+        "_scores__sources.yml",
+        "factor_registry.sql",
+    }
     assert (
         "late_payer.score as late_payer_score" in (project / registry_dbt.SCORES_MODEL).read_text()
     )
@@ -105,6 +111,14 @@ def test_a_sixth_factor_from_one_registry_entry(tmp_path):
     assert {"late_payer_score", "late_payer_tier"} <= set(scores.columns)
     assert scores["late_payer_score"].between(0, 100).all()
     assert set(scores["late_payer_tier"]) <= {"high", "medium", "low"}
+    # the output gates of the new score table and of the published scores come from the entry
+    gate = validate_relation(warehouse, score_spec("late_payer", registry))
+    assert gate.passed, gate.summary
+    # (a five-factor model may be skipped on 300 customers for too few labels: a warning)
+    published_gate = validate_relation(warehouse, factor_scores_spec(registry=registry))
+    assert all(f.severity == WARNING for f in published_gate.failures), published_gate.summary
+    assert not [f for f in published_gate.failures if "late_payer" in f.name]
+    assert "late_payer_score" in factor_scores_spec(registry=registry).ranges
 
     # Segmentation takes the sixth score like the others: an index bar for every segment.
     config = SegmentationConfig.for_registry(registry)

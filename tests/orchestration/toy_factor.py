@@ -12,10 +12,10 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
 from ml.baseline_rules import BaselineRule, rule_input
+from ml.champion import PromotionRule
 from ml.config import RANDOM_SEED, TierRule
 from ml.preprocessing import assign_tiers, fit_tier_thresholds, numeric_matrix
 from ml.registry import PROBABILITY_RANGE, SCORE_RANGE, Factor, PublishedColumn, ScoreColumn
-from ml.tracking import PromotionRule
 
 MART = "fct_features_late_payer"
 MART_SQL = """

@@ -4,7 +4,9 @@ contract's) and the extract-day coverage share (the thresholds seed's).
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import re
 
 import duckdb
 import pytest
@@ -87,3 +89,15 @@ def test_the_extract_end_follows_the_seeds_day_coverage_share(tmp_path, monkeypa
     # dbt's extract window reads the same row of the seed.
     window_sql = DBT_DIR / "models" / "staging" / "stg_raw__extract_window.sql"
     assert "threshold('extract_day_coverage_share')" in window_sql.read_text()
+
+
+def test_the_tenure_band_label_uses_the_thresholds_seed_cut_offs():
+    """The portrait's tenure band and dbt's `tenure_band` column cut at the same months."""
+    with (DBT_DIR / "seeds" / "label_registry.csv").open(encoding="utf-8") as handle:
+        rule = next(r["rule"] for r in csv.DictReader(handle) if r["code"] == "tenure_band")
+    cuts = [float(v) for v in re.search(r"\[([\d.,\s]+)\]", rule).group(1).split(",")]
+    assert cuts == [
+        quality_policy.seed_threshold("tenure_new_max_months"),
+        quality_policy.seed_threshold("tenure_established_max_months"),
+        quality_policy.seed_threshold("tenure_long_max_months"),
+    ], "label_registry.csv tenure_band and thresholds.csv tenure_* disagree"
