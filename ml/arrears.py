@@ -11,15 +11,15 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
 from ml.config import ArrearsConfig
+from ml.estimator import FactorEstimator
 from ml.preprocessing import (
     TooFewLabels,
     assign_tiers,
     fit_tier_thresholds,
-    model_input_frame,
     top_reasons,
 )
 
@@ -74,7 +74,7 @@ def _binning_process(cfg: ArrearsConfig, features: list[str]):
     )
 
 
-class ArrearsScorecard(ClassifierMixin, BaseEstimator):
+class ArrearsScorecard(ClassifierMixin, FactorEstimator):
     """Scorecard for P(a bill is still unpaid 30 days after its due date in the next 3 months).
 
     Fitted attributes: `binning_process_`, `selected_features_` (IV ≥ min_iv and a coefficient
@@ -83,23 +83,8 @@ class ArrearsScorecard(ClassifierMixin, BaseEstimator):
     `information_values_`.
     """
 
-    def __init__(self, config: ArrearsConfig | None = None):
-        self.config = config
-
-    @property
-    def resolved_config(self) -> ArrearsConfig:
-        return self.config or ArrearsConfig()
-
-    @property
-    def input_columns(self) -> list[str]:
-        cfg = self.resolved_config
-        return list(cfg.numeric_features) + list(cfg.categorical_features)
-
-    def model_input(self, frame: pd.DataFrame) -> pd.DataFrame:
-        cfg = self.resolved_config
-        return model_input_frame(
-            frame, cfg.numeric_features, cfg.categorical_features, "arrears feature frame"
-        )
+    config_class = ArrearsConfig
+    frame_name = "arrears feature frame"
 
     def fit(self, frame: pd.DataFrame, y) -> ArrearsScorecard:
         cfg = self.resolved_config

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import TransformerMixin
 
 from ml.config import ChannelActivityConfig
+from ml.estimator import FactorEstimator
 from ml.preprocessing import assign_tiers, fit_tier_thresholds, numeric_matrix
 
 NO_CHANNEL = "none"
@@ -41,7 +42,7 @@ def entropy_weights(indicators: np.ndarray) -> np.ndarray:
     return divergence / divergence.sum()
 
 
-class ChannelActivityModel(TransformerMixin, BaseEstimator):
+class ChannelActivityModel(TransformerMixin, FactorEstimator):
     """Per-channel activity in [0, 1] → weighted index 0-100, preferred channel, digital tier.
 
     Fitted attributes: `frequency_caps_` (interactions per channel that count as fully active),
@@ -49,12 +50,7 @@ class ChannelActivityModel(TransformerMixin, BaseEstimator):
     "configured"), `tier_thresholds_`.
     """
 
-    def __init__(self, config: ChannelActivityConfig | None = None):
-        self.config = config
-
-    @property
-    def resolved_config(self) -> ChannelActivityConfig:
-        return self.config or ChannelActivityConfig()
+    config_class = ChannelActivityConfig
 
     @property
     def input_columns(self) -> list[str]:

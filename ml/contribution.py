@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.base import ClusterMixin
 from sklearn.cluster import kmeans_plusplus
 
 from ml.config import ContributionConfig
+from ml.estimator import FactorEstimator
 from ml.preprocessing import Standardiser, assign_tiers, fit_tier_thresholds
 
 MEMBERSHIP_FLOOR = 1e-12  # squared distance floor: a point on a centre belongs to it, no 0/0
@@ -86,7 +87,7 @@ def fuzzy_c_means(
     return best
 
 
-class ContributionModel(ClusterMixin, BaseEstimator):
+class ContributionModel(ClusterMixin, FactorEstimator):
     """Fuzzy c-means value levels on standardised (log where skewed), weighted value features.
 
     Fitted attributes: `centres_` (c × features, in the weighted standardised space, ordered from
@@ -94,20 +95,7 @@ class ContributionModel(ClusterMixin, BaseEstimator):
     a DataFrame for logging), `n_iter_`, `objective_`.
     """
 
-    def __init__(self, config: ContributionConfig | None = None):
-        self.config = config
-
-    @property
-    def resolved_config(self) -> ContributionConfig:
-        return self.config or ContributionConfig()
-
-    @property
-    def input_columns(self) -> list[str]:
-        return list(self.resolved_config.features)
-
-    def model_input(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The columns the model reads, as it reads them (float64)."""
-        return frame[self.input_columns].apply(pd.to_numeric, errors="coerce").astype("float64")
+    config_class = ContributionConfig
 
     def _weighted(self, frame: pd.DataFrame) -> np.ndarray:
         return self.standardiser_.transform(frame)[:, : len(self.input_columns)] * (self.weights_)

@@ -10,16 +10,16 @@ import math
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import ClassifierMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.tree import DecisionTreeClassifier, export_text
 
 from ml.config import InspectionConfig
+from ml.estimator import FactorEstimator
 from ml.preprocessing import (
     TooFewLabels,
     assign_tiers,
     fit_tier_thresholds,
-    model_input_frame,
     numeric_matrix,
     one_hot,
     require_columns,
@@ -92,7 +92,7 @@ def _render_conditions(
     return " AND ".join(parts)
 
 
-class InspectionRiskModel(ClassifierMixin, BaseEstimator):
+class InspectionRiskModel(ClassifierMixin, FactorEstimator):
     """P(an inspection finds theft or violation), trained on inspected customers only.
 
     With class_weight="balanced" the raw leaf proportions are re-weighted; `predict_proba`
@@ -102,23 +102,8 @@ class InspectionRiskModel(ClassifierMixin, BaseEstimator):
     `leaf_rules_` (leaf id, rule, training rows, positive rate, probability), `tier_thresholds_`.
     """
 
-    def __init__(self, config: InspectionConfig | None = None):
-        self.config = config
-
-    @property
-    def resolved_config(self) -> InspectionConfig:
-        return self.config or InspectionConfig()
-
-    @property
-    def input_columns(self) -> list[str]:
-        cfg = self.resolved_config
-        return list(cfg.numeric_features) + list(cfg.categorical_features)
-
-    def model_input(self, frame: pd.DataFrame) -> pd.DataFrame:
-        cfg = self.resolved_config
-        return model_input_frame(
-            frame, cfg.numeric_features, cfg.categorical_features, "inspection feature frame"
-        )
+    config_class = InspectionConfig
+    frame_name = "inspection feature frame"
 
     def _matrix(self, frame: pd.DataFrame) -> np.ndarray:
         cfg = self.resolved_config

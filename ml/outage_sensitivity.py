@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 
 from ml.config import OutageSensitivityConfig
+from ml.estimator import FactorEstimator
 from ml.preprocessing import (
     Standardiser,
     TooFewLabels,
@@ -22,26 +23,14 @@ from ml.preprocessing import (
 )
 
 
-class OutageSensitivityModel(ClassifierMixin, BaseEstimator):
+class OutageSensitivityModel(ClassifierMixin, FactorEstimator):
     """Standardised features → LogisticRegression; per-customer reasons from coef × z.
 
     Fitted attributes: `standardiser_`, `classifier_`, `coefficients_` (a DataFrame of feature,
     coefficient for logging), `tier_thresholds_` (score thresholds of high and medium).
     """
 
-    def __init__(self, config: OutageSensitivityConfig | None = None):
-        self.config = config
-
-    @property
-    def resolved_config(self) -> OutageSensitivityConfig:
-        return self.config or OutageSensitivityConfig()
-
-    @property
-    def input_columns(self) -> list[str]:
-        return list(self.resolved_config.features)
-
-    def model_input(self, frame: pd.DataFrame) -> pd.DataFrame:
-        return frame[self.input_columns].apply(pd.to_numeric, errors="coerce").astype("float64")
+    config_class = OutageSensitivityConfig
 
     def fit(self, frame: pd.DataFrame, y) -> OutageSensitivityModel:
         cfg = self.resolved_config
