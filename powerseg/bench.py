@@ -21,6 +21,8 @@ from pathlib import Path
 
 import psutil
 
+from powerseg.settings import Settings
+
 REPO = Path(__file__).resolve().parent.parent
 DBT_DIR = REPO / "dbt_project"
 
@@ -184,9 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{step:<45}{seconds:>10.1f}  {status.lower()}")
     temporary = args.data_dir is None and not args.keep
     # a temporary folder is deleted afterwards: the report then goes to the usual data folder
-    reports = (
-        Path(os.environ.get("POWERSEG_DATA_DIR", "data")) if temporary else data_dir
-    ) / "reports"
+    reports = (Settings.from_env().data_dir if temporary else data_dir) / "reports"
     report = reports / f"bench-{args.customers}x{args.months}.json"
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(

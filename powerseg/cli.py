@@ -98,7 +98,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     except (ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    out = Path(args.out).resolve()
+    # --out defaults to the data folder of the settings (POWERSEG_DATA_DIR, else ./data)
+    out = Path(args.out).resolve() if args.out else Settings.from_env().data_dir
     raw = out / "raw"
     try:
         manifest = simulate(
@@ -255,11 +256,9 @@ def _warnings(result) -> list[str]:
             )
         converted = metadata.get("converted_to_local_time")
         if converted is not None and converted.value != "none":
-            from powerseg.landing import source_timezone
-
             lines.append(
                 f"{event.asset_key.to_user_string()}: {converted.value} delivered with a time "
-                f"zone, loaded as {source_timezone()} local time"
+                f"zone, loaded as {Settings.from_env().source_timezone} local time"
             )
     return lines
 
@@ -761,7 +760,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument(
         "--out",
-        default=os.environ.get("POWERSEG_DATA_DIR", "data"),
         help="data folder; tables go to OUT/raw/<table>/, hidden traits to OUT/truth/",
     )
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
