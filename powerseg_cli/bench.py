@@ -1,7 +1,7 @@
 """Benchmark: simulate an extract of a given size and run each pipeline stage in its own process,
 reporting wall time and peak memory (RSS of the stage's whole process tree) per stage.
 
-    python -m powerseg.bench --customers 100000 --months 12 [--data-dir DIR] [--keep]
+    python -m powerseg_cli.bench --customers 100000 --months 12 [--data-dir DIR] [--keep]
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def stages(data_dir: Path, customers: int, months: int) -> list[tuple[str, list[
             [
                 py,
                 "-m",
-                "powerseg.cli",
+                "powerseg_cli.main",
                 "simulate",
                 "--customers",
                 str(customers),
@@ -121,7 +121,7 @@ def stages(data_dir: Path, customers: int, months: int) -> list[tuple[str, list[
                 *dbt_common,
             ],
         ),
-        ("dagster_full_run", [py, "-m", "powerseg.cli", "run", "--data-dir", str(data_dir)]),
+        ("dagster_full_run", [py, "-m", "powerseg_cli.main", "run", "--data-dir", str(data_dir)]),
     ]
 
 
@@ -145,7 +145,7 @@ def step_timings(dagster_home: Path) -> list[tuple[str, float, str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="powerseg.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="powerseg_cli.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--data-dir", help="work folder (default: a temporary folder)")
