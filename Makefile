@@ -14,6 +14,8 @@ SEED ?= 42
 RUN_MONTHS ?= 2
 BENCH_CUSTOMERS ?= 100000
 BENCH_MONTHS ?= 12
+# More options of the benchmark, e.g. BENCH_ARGS="--data-dir /tmp/bench --skip dbt_parse".
+BENCH_ARGS ?=
 # The suite runs on this many processes (three keep both cores busy while the long end-to-end
 # fixtures run); its long fixtures are shared between them (see tests/conftest.py).
 TEST_WORKERS ?= 3
@@ -62,7 +64,7 @@ format: install-dev
 	$(UV) run ruff format .
 
 bench: install
-	$(UV) run python -m powerseg.bench --customers $(BENCH_CUSTOMERS) --months $(BENCH_MONTHS)
+	$(UV) run python -m powerseg_cli.bench --customers $(BENCH_CUSTOMERS) --months $(BENCH_MONTHS) $(BENCH_ARGS)
 
 docs: install
 	cd dbt_project && POWERSEG_WAREHOUSE=$(POWERSEG_DATA_DIR)/warehouse.duckdb ../.venv/bin/dbt docs generate --profiles-dir .

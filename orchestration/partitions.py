@@ -20,18 +20,18 @@ reloaded; `powerseg run` always reads the landing folder afresh.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
 import yaml
 
+from powerseg.landing import LandingError, extract_status
+from powerseg.settings import DEFAULT_EXTRACT_MAX_AGE_DAYS, MONTH_PATTERN, Settings
+
 DBT_PROJECT_YML = Path(__file__).resolve().parents[1] / "dbt_project" / "dbt_project.yml"
 
 DEFAULT_FIRST_AS_OF_MONTH = "2024-01"
-MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 TIMEZONE = "Asia/Shanghai"  # the utility works in China Standard Time
 
 
@@ -42,13 +42,6 @@ def _dbt_var(name: str) -> int:
 def _shift(month: str, months: int) -> str:
     index = int(month[:4]) * 12 + int(month[5:7]) - 1 + months
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def _override_first_month(environ) -> str | None:
-    value = environ.get("POWERSEG_FIRST_AS_OF_MONTH", "").strip()
-    if value and not MONTH_PATTERN.match(value):
-        raise ValueError(f"POWERSEG_FIRST_AS_OF_MONTH must look like 'YYYY-MM', got {value!r}")
-    return value or None
 
 
 @dataclass(frozen=True)
@@ -77,7 +70,7 @@ def extract_month_window(
     last_complete_month: str | None,
     *,
     today: dt.date | None = None,
-    max_age_days: int = 32,
+    max_age_days: int = DEFAULT_EXTRACT_MAX_AGE_DAYS,
     override_first: str | None = None,
 ) -> MonthWindow:
     """The months an extract (its manifest and last complete month) can build."""
@@ -98,26 +91,23 @@ def extract_month_window(
     return MonthWindow(first, last_complete_month, origin)
 
 
-def landed_month_window(environ=None) -> MonthWindow:
+def landed_month_window(settings: Settings | None = None) -> MonthWindow:
     """The window of the extract in the landing folder the settings point at."""
-    from powerseg.landing import LandingError, extract_status
-    from powerseg.settings import Settings
-
-    env = os.environ if environ is None else environ
-    override = _override_first_month(env)
+    settings = settings or Settings.from_env()
     try:
-        status = extract_status(Settings.from_env(env).raw_dir)
+        status = extract_status(settings.raw_dir)
     except (LandingError, OSError):
         status = None
-    max_age = env.get("POWERSEG_EXTRACT_MAX_AGE_DAYS", "").strip()
     return extract_month_window(
         status.manifest if status is not None and status.complete else None,
         status.last_complete_month if status is not None and status.complete else None,
-        max_age_days=int(max_age) if max_age.isdigit() else 32,
-        override_first=override,
+        max_age_days=settings.extract_max_age_days,
+        override_first=settings.first_as_of_month,
     )
 
 
+# Dagster needs the partitions when the assets are declared, so the window is the landing
+# folder's when the definitions load (the settings of the loading process).
 month_window = landed_month_window()
 as_of_months = month_window.definition()
 

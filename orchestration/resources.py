@@ -5,7 +5,6 @@ environment with local defaults, so production only changes variables (see power
 from __future__ import annotations
 
 import fcntl
-import os
 import shutil
 import sys
 import time
@@ -18,7 +17,7 @@ import duckdb
 from dagster._utils.env import using_dagster_dev
 from dagster_dbt import DbtCliResource, DbtProject
 
-from powerseg.settings import Settings, duckdb_memory_limit
+from powerseg.settings import DEFAULT_MLFLOW_UI_URL, Settings
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_DIR / "dbt_project"
@@ -61,7 +60,7 @@ class WarehouseResource(dg.ConfigurableResource):
                     ) from exc
                 time.sleep(1.0)
         try:
-            con.execute(f"SET memory_limit = '{duckdb_memory_limit()}'")
+            con.execute(f"SET memory_limit = '{Settings.from_env().duckdb_memory_limit}'")
             yield con
         finally:
             con.close()
@@ -77,9 +76,6 @@ class LandingResource(dg.ConfigurableResource):
     sim_months: int = 24
     sim_seed: int = 42
     sim_end_month: str = "2026-10"
-
-
-DEFAULT_MLFLOW_UI_URL = "http://127.0.0.1:5000"  # what `make mlflow` serves
 
 
 class MlflowResource(dg.ConfigurableResource):
@@ -170,6 +166,6 @@ def build_resources(settings: Settings | None = None) -> dict[str, dg.Configurab
         "mlflow": MlflowResource(
             tracking_uri=settings.mlflow_tracking_uri,
             artifact_dir=settings.mlflow_artifact_root,
-            ui_url=os.environ.get("POWERSEG_MLFLOW_UI_URL", "").strip() or DEFAULT_MLFLOW_UI_URL,
+            ui_url=settings.mlflow_ui_url,
         ),
     }

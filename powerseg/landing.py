@@ -12,7 +12,6 @@ import difflib
 import hashlib
 import json
 import logging
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -22,6 +21,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from powerseg.contract import MANIFEST_FILE, TABLE_NAMES, TABLES
+from powerseg.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -310,15 +310,6 @@ def _parquet_scan(files: list[Path]) -> str:
     )
 
 
-# The contract's timestamps are local wall-clock time of the utility (China Standard Time unless
-# POWERSEG_SOURCE_TIMEZONE says otherwise); time-zone-aware columns are converted to it on load.
-DEFAULT_SOURCE_TIMEZONE = "Asia/Shanghai"
-
-
-def source_timezone() -> str:
-    return os.environ.get("POWERSEG_SOURCE_TIMEZONE", "").strip() or DEFAULT_SOURCE_TIMEZONE
-
-
 def aware_columns(con: duckdb.DuckDBPyConnection, files: list[Path]) -> set[str]:
     """Columns of the files typed TIMESTAMP WITH TIME ZONE."""
     described = con.execute(f"DESCRIBE SELECT * FROM {_parquet_scan(files)}").fetchall()
@@ -352,9 +343,11 @@ def load_landing(
     raw_dir: Path | str,
     con: duckdb.DuckDBPyConnection,
     tables: tuple[str, ...] = TABLE_NAMES,
+    settings: Settings | None = None,
 ) -> dict[str, LoadedTable]:
     """Replace `raw.<table>` for each table with exactly the files the manifest lists, all or
-    nothing.
+    nothing. Time-zone-aware columns become local time of `settings.source_timezone` (the
+    contract's timestamps are the utility's wall-clock time).
 
     The folder is checked against its manifest first (`extract_status`, the sensor's check), then
     every table's columns, before anything is written; the writes happen in one transaction and
@@ -368,6 +361,7 @@ def load_landing(
     if not status.complete:
         raise LandingError(status.describe())
     manifest = status.manifest
+    source_timezone = (settings or Settings.from_env()).source_timezone
     plans = {}
     for table in tables:
         files = listed_files(raw_dir, manifest, table)
@@ -384,7 +378,7 @@ def load_landing(
             contract_cols = [c for c in TABLES[table].column_names if c in columns]
             ignored = tuple(c for c in columns if c not in TABLES[table].column_names)
             aware = sorted(aware_columns(con, files) & set(contract_cols)) if files else []
-            zone = source_timezone().replace("'", "''")
+            zone = source_timezone.replace("'", "''")
             select = ", ".join(
                 f'timezone(\'{zone}\', "{c}") AS "{c}"' if c in aware else f'"{c}"'
                 for c in contract_cols
@@ -412,7 +406,7 @@ def load_landing(
                     "raw table '%s': %s delivered with a time zone, loaded as %s local time",
                     table,
                     ", ".join(aware),
-                    source_timezone(),
+                    source_timezone,
                 )
             if rows == 0:
                 log.warning("raw table '%s' is present but empty", table)

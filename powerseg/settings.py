@@ -1,18 +1,43 @@
-"""Where a run reads and writes: one data folder, every location overridable by environment.
+"""Where a run reads and writes and how it behaves: every POWERSEG_* variable, read once, here.
 
 `POWERSEG_DATA_DIR` (default `./data`) holds raw/, truth/, warehouse.duckdb, mlflow/, dagster/,
-exports/, reports/; the other variables move single locations (e.g. a production landing folder).
+exports/, reports/; the other variables move single locations (e.g. a production landing folder)
+or set a limit. Modules take these values from a `Settings`, never from the environment.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
-from dataclasses import dataclass
+import re
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # The languages staff outputs are written in (POWERSEG_LOCALE); display texts are in the seeds.
 LOCALES = ("zh-CN", "en")
 DEFAULT_LOCALE = "zh-CN"
+
+# DuckDB caches up to 80 % of RAM by default; every connection powerseg opens (dbt through its
+# profile, the Python assets and the quality gates through `duckdb_memory_limit`) is bounded
+# instead, and spills to disk past the limit. POWERSEG_DUCKDB_MEMORY_LIMIT overrides it.
+DEFAULT_DUCKDB_MEMORY_LIMIT = "3GB"
+# A number and DuckDB's unit ('3GB', '512MiB', '3 gigabytes'), or -1 for no limit.
+MEMORY_LIMIT_PATTERN = re.compile(r"^(-1|\d+(\.\d+)?\s*[A-Za-z]+)$")
+# The extract for month M is complete after its last day and due in the first days of M+1; the
+# scheduled run on the 3rd of M+2 (33-34 days later) fails the freshness check if M+1 never landed.
+DEFAULT_EXTRACT_MAX_AGE_DAYS = 32
+# Outputs are rebuilt monthly; a month and a few days of grace.
+DEFAULT_OUTPUT_MAX_AGE_DAYS = 35
+# The contract's timestamps are local wall-clock time of the utility (China Standard Time unless
+# POWERSEG_SOURCE_TIMEZONE says otherwise); time-zone-aware columns are converted to it on load.
+DEFAULT_SOURCE_TIMEZONE = "Asia/Shanghai"
+DEFAULT_MLFLOW_UI_URL = "http://127.0.0.1:5000"  # what `make mlflow` serves
+# The dbt profile's targets (dbt_project/profiles.yml) and the project's development salt.
+DBT_TARGETS = ("local", "prod")
+DEFAULT_PII_SALT = "powerseg-dev-salt"
+MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 def check_locale(locale: str) -> str:
@@ -23,16 +48,9 @@ def check_locale(locale: str) -> str:
     return locale
 
 
-# DuckDB caches up to 80 % of RAM by default; every connection powerseg opens (dbt through its
-# profile, the Python assets and the quality gates through `duckdb_memory_limit`) is bounded
-# instead, and spills to disk past the limit. POWERSEG_DUCKDB_MEMORY_LIMIT overrides it.
-DEFAULT_DUCKDB_MEMORY_LIMIT = "3GB"
-
-
-def duckdb_memory_limit(environ: dict[str, str] | None = None) -> str:
+def duckdb_memory_limit(environ: Mapping[str, str] | None = None) -> str:
     """The DuckDB memory limit (e.g. '3GB'), for `SET memory_limit = ...` on a new connection."""
-    env = os.environ if environ is None else environ
-    return env.get("POWERSEG_DUCKDB_MEMORY_LIMIT", DEFAULT_DUCKDB_MEMORY_LIMIT)
+    return Settings.from_env(environ).duckdb_memory_limit
 
 
 def default_artifact_root(tracking_uri: str, mlflow_dir: Path) -> str:
@@ -41,6 +59,78 @@ def default_artifact_root(tracking_uri: str, mlflow_dir: Path) -> str:
     if tracking_uri.startswith("sqlite:///"):
         return str(Path(tracking_uri.removeprefix("sqlite:///")).parent / "mlartifacts")
     return str(mlflow_dir / "mlartifacts")
+
+
+def _text(env: Mapping[str, str], name: str) -> str:
+    return env.get(name, "").strip()
+
+
+def _days(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _text(env, name)
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a whole number of days, got {value!r}") from exc
+
+
+def _first_as_of_month(env: Mapping[str, str]) -> str | None:
+    value = _text(env, "POWERSEG_FIRST_AS_OF_MONTH")
+    if value and not MONTH_PATTERN.match(value):
+        raise ValueError(f"POWERSEG_FIRST_AS_OF_MONTH must look like 'YYYY-MM', got {value!r}")
+    return value or None
+
+
+def _reference_date(env: Mapping[str, str]) -> dt.date | None:
+    value = _text(env, "POWERSEG_FRESHNESS_REFERENCE_DATE")
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValueError(
+            f"POWERSEG_FRESHNESS_REFERENCE_DATE must be a date as YYYY-MM-DD, got {value!r}"
+        ) from exc
+
+
+def _memory_limit(env: Mapping[str, str]) -> str:
+    value = _text(env, "POWERSEG_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT
+    # The value goes into `SET memory_limit = '...'` and the dbt profile: a size, nothing else.
+    if not MEMORY_LIMIT_PATTERN.match(value):
+        raise ValueError(
+            f"POWERSEG_DUCKDB_MEMORY_LIMIT must be a size such as '3GB' or '512MiB', got {value!r}"
+        )
+    return value
+
+
+def _source_timezone(env: Mapping[str, str]) -> str:
+    value = _text(env, "POWERSEG_SOURCE_TIMEZONE") or DEFAULT_SOURCE_TIMEZONE
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"POWERSEG_SOURCE_TIMEZONE must be an IANA time zone such as 'Asia/Shanghai', "
+            f"got {value!r}"
+        ) from exc
+    return value
+
+
+def _mlflow_ui_url(env: Mapping[str, str]) -> str:
+    value = _text(env, "POWERSEG_MLFLOW_UI_URL") or DEFAULT_MLFLOW_UI_URL
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"POWERSEG_MLFLOW_UI_URL must be an http(s) URL, got {value!r}")
+    return value
+
+
+def _dbt_target(env: Mapping[str, str]) -> str:
+    value = env.get("POWERSEG_DBT_TARGET", DBT_TARGETS[0])
+    if value not in DBT_TARGETS:
+        raise ValueError(
+            f"POWERSEG_DBT_TARGET={value!r} is not a target of dbt_project/profiles.yml; "
+            f"use one of {', '.join(DBT_TARGETS)}"
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -64,17 +154,32 @@ class Settings:
     dagster_pg_url: str | None = None
     # The language of staff outputs (labels, segment names, actions, report, portrait export):
     # POWERSEG_LOCALE, zh-CN (default) or en. Codes in the tables never change with it.
-    locale: str = "zh-CN"
+    locale: str = DEFAULT_LOCALE
+    duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
+    # The time zone of the source system's wall-clock timestamps (POWERSEG_SOURCE_TIMEZONE).
+    source_timezone: str = DEFAULT_SOURCE_TIMEZONE
+    # Where people open MLflow runs when the tracking URI is not a server (POWERSEG_MLFLOW_UI_URL).
+    mlflow_ui_url: str = DEFAULT_MLFLOW_UI_URL
+    # Freshness: an extract older than this is late, and so is an output not rebuilt within the
+    # other; the reference date replaces today (replaying history, tests).
+    extract_max_age_days: int = DEFAULT_EXTRACT_MAX_AGE_DAYS
+    output_max_age_days: int = DEFAULT_OUTPUT_MAX_AGE_DAYS
+    freshness_reference_date: dt.date | None = None
+    # The first as-of month offered as a partition, instead of the one the extract allows.
+    first_as_of_month: str | None = None
+    # Read by dbt only: the profile's target when dbt runs on its own (a Dagster run passes the
+    # target of POWERSEG_ENV), and the salt of the identity hash (production sets its own).
+    dbt_target: str = DBT_TARGETS[0]
+    pii_salt: str = field(default=DEFAULT_PII_SALT, repr=False)
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         data_dir = Path(env.get("POWERSEG_DATA_DIR", "data")).resolve()
         mlflow_dir = Path(env.get("POWERSEG_MLFLOW_DIR", data_dir / "mlflow")).resolve()
-        powerseg_env = env.get("POWERSEG_ENV", "local")
         tracking_uri = env.get("MLFLOW_TRACKING_URI", f"sqlite:///{mlflow_dir / 'mlflow.db'}")
         return cls(
-            env=powerseg_env,
+            env=env.get("POWERSEG_ENV", "local"),
             data_dir=data_dir,
             raw_dir=Path(env.get("POWERSEG_RAW_DIR", data_dir / "raw")).resolve(),
             truth_dir=Path(env.get("POWERSEG_TRUTH_DIR", data_dir / "truth")).resolve(),
@@ -91,12 +196,32 @@ class Settings:
             source=env.get("POWERSEG_SOURCE", "landing"),
             dagster_pg_url=env.get("POWERSEG_DAGSTER_PG_URL") or None,
             locale=check_locale(env.get("POWERSEG_LOCALE") or DEFAULT_LOCALE),
+            duckdb_memory_limit=_memory_limit(env),
+            source_timezone=_source_timezone(env),
+            mlflow_ui_url=_mlflow_ui_url(env),
+            extract_max_age_days=_days(
+                env, "POWERSEG_EXTRACT_MAX_AGE_DAYS", DEFAULT_EXTRACT_MAX_AGE_DAYS
+            ),
+            output_max_age_days=_days(
+                env, "POWERSEG_OUTPUT_MAX_AGE_DAYS", DEFAULT_OUTPUT_MAX_AGE_DAYS
+            ),
+            freshness_reference_date=_reference_date(env),
+            first_as_of_month=_first_as_of_month(env),
+            dbt_target=_dbt_target(env),
+            pii_salt=env.get("POWERSEG_PII_SALT", DEFAULT_PII_SALT),
         )
 
     def export_env(self) -> dict[str, str]:
-        """The variables child processes (dbt, the Dagster UI) need to agree on these locations."""
-        optional = {"POWERSEG_DAGSTER_PG_URL": self.dagster_pg_url} if self.dagster_pg_url else {}
-        return optional | {
+        """The variables child processes (dbt, the Dagster UI and daemon) need to agree with
+        these settings; the optional ones only when they are set."""
+        optional = {
+            "POWERSEG_DAGSTER_PG_URL": self.dagster_pg_url,
+            "POWERSEG_FRESHNESS_REFERENCE_DATE": (
+                self.freshness_reference_date.isoformat() if self.freshness_reference_date else None
+            ),
+            "POWERSEG_FIRST_AS_OF_MONTH": self.first_as_of_month,
+        }
+        return {name: value for name, value in optional.items() if value} | {
             "POWERSEG_ENV": self.env,
             "POWERSEG_DATA_DIR": str(self.data_dir),
             "POWERSEG_RAW_DIR": str(self.raw_dir),
@@ -108,4 +233,11 @@ class Settings:
             "DAGSTER_HOME": str(self.dagster_home),
             "POWERSEG_SOURCE": self.source,
             "POWERSEG_LOCALE": self.locale,
+            "POWERSEG_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            "POWERSEG_SOURCE_TIMEZONE": self.source_timezone,
+            "POWERSEG_MLFLOW_UI_URL": self.mlflow_ui_url,
+            "POWERSEG_EXTRACT_MAX_AGE_DAYS": str(self.extract_max_age_days),
+            "POWERSEG_OUTPUT_MAX_AGE_DAYS": str(self.output_max_age_days),
+            "POWERSEG_DBT_TARGET": self.dbt_target,
+            "POWERSEG_PII_SALT": self.pii_salt,
         }

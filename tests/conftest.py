@@ -26,7 +26,7 @@ import pandas as pd
 import pytest
 from filelock import FileLock
 
-from powerseg.cli import EXIT_LOCKED
+from powerseg_cli.exit_status import EXIT_LOCKED
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_CUSTOMERS = int(os.environ.get("POWERSEG_TEST_CUSTOMERS", "6000"))
@@ -119,7 +119,7 @@ def sim_extract(tmp_path_factory) -> Path:
 
 
 def powerseg_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "powerseg.cli", *args]
+    return [sys.executable, "-m", "powerseg_cli.main", *args]
 
 
 def powerseg_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:

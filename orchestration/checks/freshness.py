@@ -1,5 +1,5 @@
 """Freshness: is the extract in the landing folder recent enough, and were the outputs refreshed
-recently? Limits come from the environment (POWERSEG_EXTRACT_MAX_AGE_DAYS, ..._OUTPUT_...).
+recently? Limits come from the settings (POWERSEG_EXTRACT_MAX_AGE_DAYS, ..._OUTPUT_...).
 
 Extract freshness is data time: the manifest's `extract_end` against a reference date. The
 reference is POWERSEG_FRESHNESS_REFERENCE_DATE when set (replaying history, tests), the extract's
@@ -10,7 +10,6 @@ materialisation of every output asset must be younger than the limit.
 
 # No `from __future__ import annotations`: Dagster compares the context and config
 # annotations as objects, and postponed annotations are strings.
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -20,34 +19,12 @@ import dagster as dg
 from orchestration.assets.sources import OWNER
 from orchestration.resources import LandingResource
 from powerseg.landing import LandingError, read_manifest
+from powerseg.settings import Settings
 
 CHECK_NAME = "freshness"
 EXTRACT_KEY = dg.AssetKey(["landing", "extract"])
-# The extract for month M is complete after its last day and due in the first days of M+1; the
-# scheduled run on the 3rd of M+2 (33-34 days later) fails this check if M+1 never landed.
-DEFAULT_EXTRACT_MAX_AGE_DAYS = 32
-# Outputs are rebuilt monthly; a month and a few days of grace.
-DEFAULT_OUTPUT_MAX_AGE_DAYS = 35
 # Groups that hold inputs and intermediate steps, never outputs read by people.
 NON_OUTPUT_GROUPS = frozenset({"sources", "staging", "intermediate", "rules"})
-
-
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    try:
-        return int(value)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a whole number of days, got {value!r}") from exc
-
-
-def extract_max_age_days() -> int:
-    return _env_int("POWERSEG_EXTRACT_MAX_AGE_DAYS", DEFAULT_EXTRACT_MAX_AGE_DAYS)
-
-
-def output_max_age_days() -> int:
-    return _env_int("POWERSEG_OUTPUT_MAX_AGE_DAYS", DEFAULT_OUTPUT_MAX_AGE_DAYS)
 
 
 @dataclass(frozen=True)
@@ -116,10 +93,11 @@ def judge_extract_freshness(
 
 
 class ExtractFreshnessConfig(dg.Config):
-    """Defaults from the environment; a run may override them from the launchpad."""
+    """A run may set them from the launchpad; unset, the settings decide when the check runs
+    (POWERSEG_EXTRACT_MAX_AGE_DAYS, POWERSEG_FRESHNESS_REFERENCE_DATE)."""
 
-    max_age_days: int = extract_max_age_days()
-    reference_date: str | None = os.environ.get("POWERSEG_FRESHNESS_REFERENCE_DATE") or None
+    max_age_days: int | None = None
+    reference_date: str | None = None
 
 
 @dg.asset_check(
@@ -144,7 +122,13 @@ def extract_freshness(
         return dg.AssetCheckResult(
             passed=False, severity=dg.AssetCheckSeverity.ERROR, description=str(exc)
         )
-    verdict = judge_extract_freshness(manifest, config.max_age_days, config.reference_date)
+    settings = Settings.from_env()
+    configured = settings.freshness_reference_date
+    verdict = judge_extract_freshness(
+        manifest,
+        settings.extract_max_age_days if config.max_age_days is None else config.max_age_days,
+        config.reference_date or (configured.isoformat() if configured else None),
+    )
     context.log.info(verdict.description)
     return extract_check_result(verdict)
 
@@ -212,7 +196,7 @@ def output_freshness_checks(
     """One check per output asset, all evaluated in one step: its newest materialisation (of any
     month) is at most `max_age_days` old. They run inside `powerseg run` and the monthly job (no
     daemon needed); the freshness sensor re-evaluates them between runs."""
-    days = output_max_age_days() if max_age_days is None else max_age_days
+    days = Settings.from_env().output_max_age_days if max_age_days is None else max_age_days
     keys = output_asset_keys(assets)
 
     @dg.multi_asset_check(

@@ -14,7 +14,7 @@ import psutil
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 
-from powerseg.cli import EXIT_TERMINATED
+from powerseg_cli.exit_status import EXIT_TERMINATED
 from tests.conftest import landing_env, powerseg_command, require_success
 
 pytestmark = pytest.mark.slow

@@ -15,8 +15,8 @@ from orchestration.assets.factors import (
 )
 from orchestration.checks.mart_gates import score_spec
 from orchestration.resources import MlflowResource, WarehouseResource
-from powerseg.cli import _warnings
 from powerseg.quality import WARNING, validate_relation
+from powerseg_cli.report import run_warnings
 
 
 def test_every_factor_declares_its_sources_and_columns():
@@ -80,7 +80,7 @@ def test_empty_channel_interactions_skips_channel_activity(tmp_path):
     assert metadata["skipped"].value is True
     assert "raw.channel_interactions is empty" in metadata["skipped_reason"].value
     # `powerseg run` lists it among the warnings that let the run succeed
-    assert _warnings(result) == [metadata["skipped_reason"].value]
+    assert run_warnings(result) == [metadata["skipped_reason"].value]
     with duckdb.connect(str(path), read_only=True) as con:
         rows = con.execute(
             "select count(*), count(score), min(tier), max(tier), min(as_of_month) "

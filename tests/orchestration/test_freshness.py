@@ -9,7 +9,6 @@ import pytest
 
 from orchestration.assets.sources import landing_extract
 from orchestration.checks.freshness import (
-    DEFAULT_EXTRACT_MAX_AGE_DAYS,
     age_in_words,
     extract_freshness,
     judge_extract_freshness,
@@ -19,6 +18,7 @@ from orchestration.checks.freshness import (
 )
 from orchestration.resources import LandingResource
 from powerseg.contract import MANIFEST_FILE
+from powerseg.settings import DEFAULT_EXTRACT_MAX_AGE_DAYS
 
 DELIVERED = {"extract_start": "2025-11-01", "extract_end": "2026-10-31", "tables": {}}
 

@@ -302,7 +302,9 @@ def test_ui_materialisation_reports_unlisted_files_and_refuses_a_wrong_count(tmp
 
 
 def test_backfill_newest_takes_the_newest_complete_months_of_the_delivery(tmp_path, monkeypatch):
-    from powerseg import cli
+    from powerseg_cli.instance import command_settings
+    from powerseg_cli.main import build_parser
+    from powerseg_cli.run import _run_months, _shift_month, newest_complete_month
 
     data = tmp_path / "data"
     write_clean_extract(data / "raw")
@@ -310,21 +312,21 @@ def test_backfill_newest_takes_the_newest_complete_months_of_the_delivery(tmp_pa
     for key, value in cli_env(data).items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("POWERSEG_SOURCE", "landing")
-    settings = cli._settings(str(data))
-    newest = cli.newest_complete_month(settings)
+    settings = command_settings(str(data))
+    newest = newest_complete_month(settings)
     assert newest <= manifest["extract_end"][:7]
 
-    args = cli.build_parser().parse_args(["backfill", "--data-dir", str(data), "--newest", "3"])
-    start, end = cli._run_months(args, settings)
+    args = build_parser().parse_args(["backfill", "--data-dir", str(data), "--newest", "3"])
+    start, end = _run_months(args, settings)
 
     assert end == f"{newest}-01"
-    assert start == f"{cli._shift_month(newest, -2)}-01"
-    parser = cli.build_parser()
+    assert start == f"{_shift_month(newest, -2)}-01"
+    parser = build_parser()
     for bad in (["--newest", "0"], ["--newest", "2", "--from", newest], []):
         with pytest.raises(SystemExit):
             parser.parse_args(["backfill", *bad])
     too_many = parser.parse_args(["backfill", "--newest", "40"])
     with pytest.raises(ValueError, match="is not a partition: the months that exist run from"):
-        cli._run_months(too_many, settings)
+        _run_months(too_many, settings)
     with pytest.raises(ValueError, match="--to goes with --from"):
-        cli._run_months(parser.parse_args(["backfill", "--newest", "2", "--to", newest]), settings)
+        _run_months(parser.parse_args(["backfill", "--newest", "2", "--to", newest]), settings)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import yaml
 
-from powerseg.cli import DAGSTER_YAML_MARK, prepare_instance
 from powerseg.settings import Settings
+from powerseg_cli.instance import DAGSTER_YAML_MARK, prepare_instance
 
 PG_URL = "postgresql://powerseg:s3cret@db.example:5432/dagster"
 

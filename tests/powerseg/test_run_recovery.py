@@ -17,7 +17,6 @@ import pytest
 from dagster import DagsterInstance, DagsterRunStatus
 from dagster._core.test_utils import create_run_for_test
 
-from powerseg.cli import DAGSTER_YAML, EXIT_TERMINATED
 from powerseg.run_recovery import (
     HOST_TAG,
     PID_TAG,
@@ -28,6 +27,8 @@ from powerseg.run_recovery import (
     recover_dead_runs,
     wait_for_pool,
 )
+from powerseg_cli.exit_status import EXIT_TERMINATED
+from powerseg_cli.instance import DAGSTER_YAML
 
 POOL = "warehouse"
 
@@ -127,7 +128,7 @@ def test_waiting_for_a_held_slot_gives_up_naming_the_holder(instance):
 
 STUCK_STEP = """
 import sys, time
-import powerseg.cli as cli
+import powerseg_cli.sigterm as cli
 
 cli.TERMINATE_GRACE_SECONDS = 1.0
 with cli.StopOnSigterm() as stop:

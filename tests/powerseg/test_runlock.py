@@ -80,7 +80,7 @@ def test_cli_run_refuses_while_another_run_holds_the_warehouse(tmp_path):
         env.pop("POWERSEG_WAREHOUSE", None)
         refused = subprocess.run(
             # the extract's newest month: a month it holds, so the run gets to the lock
-            [sys.executable, "-m", "powerseg.cli", "run", "--source", "landing"],
+            [sys.executable, "-m", "powerseg_cli.main", "run", "--source", "landing"],
             env=env,
             capture_output=True,
             text=True,

@@ -8,8 +8,9 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from powerseg.cli import build_parser, defect_plan
 from powerseg.landing import LandingError, load_landing
+from powerseg_cli.main import build_parser
+from powerseg_cli.simulate import defect_plan
 from simulator import DefectPlan, read_defects, simulate
 from simulator.defects import ROW_KINDS, UNKNOWN_CODE
 

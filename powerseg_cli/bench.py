@@ -1,7 +1,7 @@
 """Benchmark: simulate an extract of a given size and run each pipeline stage in its own process,
 reporting wall time and peak memory (RSS of the stage's whole process tree) per stage.
 
-    python -m powerseg.bench --customers 100000 --months 12 [--data-dir DIR] [--keep]
+    python -m powerseg_cli.bench --customers 100000 --months 12 [--data-dir DIR] [--keep]
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import psutil
+
+from powerseg.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 DBT_DIR = REPO / "dbt_project"
@@ -93,7 +95,7 @@ def stages(data_dir: Path, customers: int, months: int) -> list[tuple[str, list[
             [
                 py,
                 "-m",
-                "powerseg.cli",
+                "powerseg_cli.main",
                 "simulate",
                 "--customers",
                 str(customers),
@@ -119,7 +121,7 @@ def stages(data_dir: Path, customers: int, months: int) -> list[tuple[str, list[
                 *dbt_common,
             ],
         ),
-        ("dagster_full_run", [py, "-m", "powerseg.cli", "run", "--data-dir", str(data_dir)]),
+        ("dagster_full_run", [py, "-m", "powerseg_cli.main", "run", "--data-dir", str(data_dir)]),
     ]
 
 
@@ -143,7 +145,7 @@ def step_timings(dagster_home: Path) -> list[tuple[str, float, str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="powerseg.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="powerseg_cli.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--data-dir", help="work folder (default: a temporary folder)")
@@ -184,9 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{step:<45}{seconds:>10.1f}  {status.lower()}")
     temporary = args.data_dir is None and not args.keep
     # a temporary folder is deleted afterwards: the report then goes to the usual data folder
-    reports = (
-        Path(os.environ.get("POWERSEG_DATA_DIR", "data")) if temporary else data_dir
-    ) / "reports"
+    reports = (Settings.from_env().data_dir if temporary else data_dir) / "reports"
     report = reports / f"bench-{args.customers}x{args.months}.json"
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(
