@@ -21,22 +21,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from pathlib import Path
 
 import dagster as dg
-import yaml
 
+from powerseg.dbt_vars import dbt_var
 from powerseg.landing import LandingError, extract_status
 from powerseg.settings import DEFAULT_EXTRACT_MAX_AGE_DAYS, MONTH_PATTERN, Settings
 
-DBT_PROJECT_YML = Path(__file__).resolve().parents[1] / "dbt_project" / "dbt_project.yml"
-
 DEFAULT_FIRST_AS_OF_MONTH = "2024-01"
 TIMEZONE = "Asia/Shanghai"  # the utility works in China Standard Time
-
-
-def _dbt_var(name: str) -> int:
-    return int(yaml.safe_load(DBT_PROJECT_YML.read_text())["vars"][name])
 
 
 def _shift(month: str, months: int) -> str:
@@ -78,7 +71,7 @@ def extract_month_window(
     if manifest is None or not MONTH_PATTERN.match(start) or last_complete_month is None:
         first = override_first or DEFAULT_FIRST_AS_OF_MONTH
         return MonthWindow(first, None, "no extract has landed: the default calendar window")
-    first = _shift(start, _dbt_var("outcome_months") + 1)
+    first = _shift(start, dbt_var("outcome_months") + 1)
     if first > last_complete_month:
         first = last_complete_month  # a short extract: its newest month, on the history it has
     first = override_first or first
@@ -156,7 +149,7 @@ def context_months(context: dg.AssetExecutionContext) -> list[dt.date]:
 def history_months() -> int:
     """The dbt var `history_months`: the as-of months before and including a month that a run
     for it rebuilds and that its models may learn from."""
-    return _dbt_var("history_months")
+    return dbt_var("history_months")
 
 
 def month_vars(months: list[dt.date]) -> dict[str, str | int]:
