@@ -10,6 +10,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from ml.config import DIGITAL_CHANNELS
 from ml.report import ALL_DISTRICTS
 from ml.strategy import SERVQUAL_DIMENSIONS
 from orchestration.assets.monthly import (
@@ -29,7 +30,6 @@ STAGED = {
     name: dg.AssetKey(["staging", f"stg_raw__{name}"])
     for name in ("work_orders", "channel_interactions", "inspections", "satisfaction_surveys")
 }
-DIGITAL_CHANNELS = ("app", "wechat", "web")
 KPI_COLUMNS = (
     "as_of_month",
     "district",
