@@ -13,15 +13,24 @@ from orchestration.assets.dbt import (
 )
 from orchestration.assets.factors import factor_assets
 from orchestration.assets.kpis import kpi_assets, kpi_checks
-from orchestration.assets.outputs import output_assets, output_checks
+from orchestration.assets.labels import customer_labels
+from orchestration.assets.points import points
+from orchestration.assets.portrait import customer_portrait
+from orchestration.assets.reports import exports, segment_report
+from orchestration.assets.segments import segments
+from orchestration.assets.service import service_strategy
 from orchestration.assets.sources import landing_extract, raw_tables
-from orchestration.assets.staff import staff_assets
 from orchestration.checks.freshness import freshness_checks, freshness_sensor
 from orchestration.checks.mart_gates import mart_gate_checks, output_gate_checks
 from orchestration.checks.raw_gates import raw_gate_checks
+from orchestration.checks.segment_coverage import segments_cover_customers_within_limits
 from orchestration.partitions import as_of_months
 from orchestration.resources import build_resources
 from orchestration.sensors import landing_extract_sensor
+
+# What service staff consume, stage by stage, then what they open and take away.
+output_assets = [segments, customer_labels, points, service_strategy]
+staff_assets = [customer_portrait, exports, segment_report]
 
 ASSETS = [
     landing_extract,
@@ -39,7 +48,7 @@ ASSET_CHECKS = [
     *freshness_checks(ASSETS),
     *mart_gate_checks,
     *output_gate_checks,
-    *output_checks,
+    segments_cover_customers_within_limits,
     *kpi_checks,
 ]
 

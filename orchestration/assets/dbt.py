@@ -10,15 +10,16 @@ import datetime as dt
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from dagster._utils.env import environ
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from orchestration.assets.sources import OWNER, WAREHOUSE_POOL
+from orchestration.assets.sources import WAREHOUSE_POOL
+from orchestration.owners import DATA_ENGINEERING
 from orchestration.partitions import as_of_months, context_months, month_vars, single_run
 from orchestration.resources import WarehouseResource, dbt_project, ensure_dbt_manifest
 
@@ -52,7 +53,7 @@ class PowersegDbtTranslator(DagsterDbtTranslator):
         return LAYER_GROUPS.get(folder, "marts")
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
-        return [OWNER]
+        return [DATA_ENGINEERING]
 
 
 def _require_month_in_extract(warehouse: WarehouseResource, newest: dt.date) -> None:
@@ -76,26 +77,19 @@ def _require_month_in_extract(warehouse: WarehouseResource, newest: dt.date) -> 
 MONTH_ENV = {"as_of_month": "POWERSEG_AS_OF_MONTH", "history_months": "POWERSEG_HISTORY_MONTHS"}
 
 
-@contextmanager
-def _month_environment(month_env: dict[str, str]) -> Iterator[None]:
-    """os.environ holding exactly `month_env` of the MONTH_ENV variables, restored on exit."""
-    saved = {name: os.environ.pop(name, None) for name in MONTH_ENV.values()}
-    os.environ.update(month_env)
-    try:
-        yield
-    finally:
-        for name in MONTH_ENV.values():
-            os.environ.pop(name, None)
-        os.environ.update({name: value for name, value in saved.items() if value is not None})
+def dbt_environment(warehouse_path: str, variables: Mapping[str, object]) -> dict[str, str | None]:
+    """The variables one dbt invocation runs with: the warehouse its profile opens and the run's
+    months; a month variable the step does not set is unset (None), so a step without months
+    never reads one left in the process environment."""
+    months = {name: None for name in MONTH_ENV.values()}
+    months |= {MONTH_ENV[name]: str(value) for name, value in variables.items()}
+    return {"POWERSEG_WAREHOUSE": warehouse_path, **months}
 
 
 def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource, variables: dict):
-    # dbt reads the warehouse location from the profile's env var; keep it on the resource's path.
-    os.environ["POWERSEG_WAREHOUSE"] = warehouse.path
     # A test runs in the step that builds the last of its models: 'buildable' leaves out tests
     # that reference a model built by a later step (e.g. intermediate -> staging relationships).
     args = ["build", "--indirect-selection", "buildable"]
-    month_env = {MONTH_ENV[name]: str(value) for name, value in variables.items()}
     target = (
         Path(dbt_project.project_dir)
         / dbt_project.target_path
@@ -105,8 +99,10 @@ def _dbt_build(context, dbt: DbtCliResource, warehouse: WarehouseResource, varia
     if state.exists():
         target.mkdir(parents=True)
         shutil.copyfile(state, target / PARSE_STATE)
-    # the dbt process copies the environment when it starts, inside cli()
-    with _month_environment(month_env):
+    # DbtCliResource.cli takes no environment of its own: it starts dbt with a copy of
+    # os.environ made inside the call. So this invocation's variables hold for that call only
+    # and are restored after it, leaving the process environment as it was.
+    with environ(dbt_environment(warehouse.path, variables)):
         invocation = dbt.cli(args, context=context, target_path=target)
     yield from invocation.stream()
     _keep_parse_state(target, state)
@@ -137,54 +133,52 @@ def _keep_parse_state(invocation_target: Path, state: Path) -> None:
     os.replace(staged, state)
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=PowersegDbtTranslator(),
-    select=STAGING_MODELS,
-    name="dbt_staging_models",
-    pool=WAREHOUSE_POOL,
+def build_dbt_step(
+    name: str,
+    select: str,
+    description: str | None = None,
+    *,
+    monthly: bool = False,
+    needs_complete_month: bool = False,
+) -> dg.AssetsDefinition:
+    """One dbt build step as a multi-asset: the models of `select`, partitioned by as-of month
+    when `monthly` (a range in one dbt build), refused for a month the extract does not cover
+    yet when `needs_complete_month`."""
+
+    def build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+        variables = {}
+        if monthly:
+            months = context_months(context)
+            if needs_complete_month:
+                _require_month_in_extract(warehouse, months[-1])
+            variables = month_vars(months)
+        yield from _dbt_build(context, dbt, warehouse, variables)
+
+    build.__doc__ = description
+    partitioning = {"partitions_def": as_of_months, "backfill_policy": single_run}
+    return dbt_assets(
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        dagster_dbt_translator=PowersegDbtTranslator(),
+        select=select,
+        name=name,
+        pool=WAREHOUSE_POOL,
+        **(partitioning if monthly else {}),
+    )(build)
+
+
+dbt_staging_models = build_dbt_step(
+    "dbt_staging_models",
+    STAGING_MODELS,
+    "Seeds, staging and quarantine: the whole extract, whatever month is being built.",
 )
-def dbt_staging_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
-):
-    """Seeds, staging and quarantine: the whole extract, whatever month is being built."""
-    yield from _dbt_build(context, dbt, warehouse, {})
-
-
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=PowersegDbtTranslator(),
-    select=MONTHLY_MODELS,
-    name="dbt_monthly_models",
-    partitions_def=as_of_months,
-    backfill_policy=single_run,
-    pool=WAREHOUSE_POOL,
+dbt_monthly_models = build_dbt_step(
+    "dbt_monthly_models",
+    MONTHLY_MODELS,
+    "Intermediate windows and the marts of the run's as-of months (a range in one dbt build).",
+    monthly=True,
+    needs_complete_month=True,
 )
-def dbt_monthly_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
-):
-    """Intermediate windows and the marts of the run's as-of months (a range in one dbt build)."""
-    months = context_months(context)
-    _require_month_in_extract(warehouse, months[-1])
-    yield from _dbt_build(context, dbt, warehouse, month_vars(months))
-
-
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=PowersegDbtTranslator(),
-    select=AFTER_FACTOR_MODELS,
-    name="dbt_factor_score_models",
-    partitions_def=as_of_months,
-    backfill_policy=single_run,
-    pool=WAREHOUSE_POOL,
+dbt_factor_score_models = build_dbt_step(
+    "dbt_factor_score_models", AFTER_FACTOR_MODELS, monthly=True
 )
-def dbt_factor_score_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
-):
-    yield from _dbt_build(context, dbt, warehouse, month_vars(context_months(context)))
-
-
-dbt_assets_defs = [dbt_staging_models, dbt_monthly_models, dbt_factor_score_models]

@@ -10,28 +10,26 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from ml.config import DIGITAL_CHANNELS
 from ml.report import ALL_DISTRICTS
 from ml.strategy import SERVQUAL_DIMENSIONS
-from orchestration.assets.outputs import (
+from orchestration.assets.monthly import (
     CUSTOMER_360,
     MONTHLY_WRITER,
-    OWNER,
     each_month,
     output_key,
     read_seed,
     run_months,
-    table_exists,
-    with_dates,
 )
+from orchestration.owners import CUSTOMER_INSIGHT
 from orchestration.resources import WarehouseResource
-from powerseg.warehouse import replace_month
+from powerseg.warehouse import previous_month, table_exists, write_month
 
 KPI_THRESHOLDS = dg.AssetKey(["staging", "kpi_thresholds"])
 STAGED = {
     name: dg.AssetKey(["staging", f"stg_raw__{name}"])
     for name in ("work_orders", "channel_interactions", "inspections", "satisfaction_surveys")
 }
-DIGITAL_CHANNELS = ("app", "wechat", "web")
 KPI_COLUMNS = (
     "as_of_month",
     "district",
@@ -139,10 +137,7 @@ with now as (
     where s.as_of_month = $month
 ),
 before as (
-    select customer_id, segment_id from outputs.customer_segments
-    where as_of_month = (
-        select max(as_of_month) from outputs.customer_segments where as_of_month < $month
-    )
+    select customer_id, segment_id from outputs.customer_segments where as_of_month = $before
 ),
 both_months as (
     select now.district, (now.segment_id <> before.segment_id)::int as moved
@@ -169,7 +164,10 @@ def kpi_values(con: duckdb.DuckDBPyConnection, month: dt.date) -> pd.DataFrame:
     )
     frames = [con.execute(sql, params).df()]
     if table_exists(con, "outputs.customer_segments"):
-        frames.append(con.execute(MIGRATION_SQL.format(all=ALL_DISTRICTS), {"month": month}).df())
+        # against the month segmented before (none on the first month: no rows)
+        before = previous_month(con, "outputs.customer_segments", month)
+        migration = MIGRATION_SQL.format(all=ALL_DISTRICTS)
+        frames.append(con.execute(migration, {"month": month, "before": before}).df())
     values = pd.concat(frames, ignore_index=True)
     values["district"] = values["district"].fillna("")
     return values
@@ -248,7 +246,7 @@ def service_kpis_frame(
     ],
     group_name="service",
     kinds={"duckdb"},
-    owners=[OWNER],
+    owners=[CUSTOMER_INSIGHT],
     **MONTHLY_WRITER,
     description=(
         "Monthly service indicators per district (and ALL = the company): complaint and "
@@ -271,7 +269,7 @@ def _service_kpis_month(month: dt.date, warehouse: WarehouseResource):
         before = kpi_values(con, previous)
     frame = service_kpis_frame(now, before, thresholds, month)
     with warehouse.connect() as con:
-        written = replace_month(con, "outputs.service_kpis", with_dates(frame), month)
+        written = write_month(con, "service_kpis", frame, month)
     flagged = frame[frame["alarm"] != "ok"]
     yield dg.MaterializeResult(
         metadata={

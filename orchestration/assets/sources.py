@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from orchestration.owners import DATA_ENGINEERING
 from orchestration.resources import LandingResource, WarehouseResource
 from powerseg.contract import TABLES
 from powerseg.landing import (
@@ -16,7 +17,8 @@ from powerseg.landing import (
     read_manifest,
 )
 
-OWNER = "team:data-engineering"
+# the owner of the sources, under the name the gates and freshness checks import it by
+OWNER = DATA_ENGINEERING
 WAREHOUSE_POOL = "warehouse"
 
 

@@ -190,7 +190,8 @@ def test_a_bad_thresholds_seed_names_its_rows(thresholds):
 def test_a_portrait_label_nobody_carries_yet_stays_text(tmp_path):
     """The first month nobody carries a label (its column is all None), the next month someone
     does: both months are written, the column is text."""
-    from orchestration.assets.staff import as_text_columns, replace_month_growing
+    from orchestration.assets.portrait import as_text_columns
+    from powerseg.warehouse import replace_month_growing
 
     con = duckdb.connect(str(tmp_path / "p.duckdb"))
     con.execute("create schema outputs")

@@ -23,9 +23,9 @@ from ml.display import DisplayText
 from ml.labels import load_label_registry
 from ml.segmentation import FACTOR_SCORES, segment_customers
 from orchestration.assets.kpis import kpi_assets
-from orchestration.assets.outputs import output_assets, service_strategy
-from orchestration.assets.staff import EXPORTED_TABLES, staff_assets
-from orchestration.definitions import ASSET_CHECKS, ASSETS
+from orchestration.assets.reports import EXPORTED_TABLES
+from orchestration.assets.service import service_strategy
+from orchestration.definitions import ASSET_CHECKS, ASSETS, output_assets, staff_assets
 from orchestration.resources import build_resources
 from powerseg.settings import Settings
 
