@@ -85,7 +85,6 @@ class Factor:
     # (figures, tables, texts): a supervised factor defaults to the classifier's
     evaluate: Callable[..., dict[str, float]] | None = None
     artifacts: Callable[..., tuple[dict, dict, dict]] | None = None
-    owners: tuple[str, ...] = ("team:model-owners",)
 
     @property
     def score_table(self) -> str:

@@ -13,9 +13,10 @@ from ml.preprocessing import TooFewLabels
 from ml.registry import NOT_SCORED_TIER, REGISTRY, Factor, Registry
 from ml.tracking import TrackingConfig
 from orchestration.assets.sources import WAREHOUSE_POOL
+from orchestration.owners import MODEL_OWNERS
 from orchestration.partitions import as_of_months, context_months, history_start, single_run
 from orchestration.resources import MlflowResource, WarehouseResource, mlflow_run_tags
-from powerseg.warehouse import replace_month
+from powerseg.warehouse import replace_month, table_exists
 
 # Derived from the factor registry (ml/registry.py), the one place a factor is defined.
 FEATURE_MARTS = {f.name: f.feature_mart for f in REGISTRY}
@@ -139,7 +140,7 @@ def build_factor_asset(entry: Factor, registry: Registry = REGISTRY) -> dg.Asset
         deps=deps,
         group_name="factor_models",
         kinds={"scikit-learn", "mlflow", "duckdb"},
-        owners=list(entry.owners),
+        owners=[MODEL_OWNERS],
         pool=WAREHOUSE_POOL,
         partitions_def=as_of_months,
         backfill_policy=single_run,
@@ -429,12 +430,7 @@ def _skip(log, warehouse, entry: Factor, message, customers, score_month, detail
 
 def _previous_scores(con, entry: Factor, score_month) -> pd.DataFrame | None:
     table = f"scores.{entry.score_table}"
-    exists = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'scores' and table_name = ?",
-        [entry.score_table],
-    ).fetchone()[0]
-    if not exists:
+    if not table_exists(con, table):
         return None
     frame = con.execute(
         # A skipped month has no scores: compare with the last month that was scored.

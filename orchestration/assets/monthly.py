@@ -3,7 +3,6 @@ per asset for a range of months, previews, and the seeds and display texts it re
 """
 
 import datetime as dt
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -60,14 +59,13 @@ def display_text(con: duckdb.DuckDBPyConnection) -> DisplayText:
 
 
 def output_dirs(warehouse: WarehouseResource) -> tuple[Path, Path]:
-    """(exports, reports) folders: those of POWERSEG_DATA_DIR when it is set and describes this
-    run's warehouse (the CLI and `make dev` set it), else beside the warehouse file (a run
-    configured in code, as in tests; also the default layout)."""
+    """(exports, reports) folders: those of the settings when they describe this run's warehouse
+    (the CLI and `make dev`), else beside the warehouse file (a run configured in code, as in
+    tests; also the default layout)."""
     warehouse_path = Path(warehouse.path).resolve()
-    if "POWERSEG_DATA_DIR" in os.environ:
-        settings = Settings.from_env()
-        if warehouse_path == settings.warehouse_path:
-            return settings.exports_dir, settings.reports_dir
+    settings = Settings.from_env()
+    if warehouse_path == settings.warehouse_path:
+        return settings.exports_dir, settings.reports_dir
     return warehouse_path.parent / "exports", warehouse_path.parent / "reports"
 
 

@@ -11,18 +11,12 @@ import duckdb
 import pandas as pd
 
 from ml.labels import required_columns, rule_names
+from ml.registry import REGISTRY
 from orchestration.assets.monthly import CUSTOMER_360, SCORES
 from powerseg.warehouse import table_columns
 
-# The five factors' feature marts in factor order: the values of FEATURE_MARTS in
-# orchestration/assets/factors.py, spelled out here until a factor registry gives both.
-FEATURE_MART_TABLES = (
-    "fct_features_contribution",
-    "fct_features_outage_sensitivity",
-    "fct_features_arrears",
-    "fct_features_channel_activity",
-    "fct_features_inspection",
-)
+# every factor's feature mart, in registry order
+FEATURE_MART_TABLES = tuple(f.feature_mart for f in REGISTRY)
 # where rule inputs that customer_factor_scores lacks are looked up, first table first
 PORTRAIT_SOURCES = ("marts.customer_360", *(f"marts.{mart}" for mart in FEATURE_MART_TABLES))
 PORTRAIT_DEPS = [SCORES, CUSTOMER_360, *(dg.AssetKey(["marts", m]) for m in FEATURE_MART_TABLES)]

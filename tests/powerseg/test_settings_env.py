@@ -16,8 +16,6 @@ PACKAGES = ("powerseg", "simulator", "ml", "orchestration", "powerseg_cli")
 SETTINGS = Path("powerseg/settings.py")
 # Not settings: the dbt month variables, set for each dbt invocation by the dbt assets.
 NOT_SETTINGS = {Path("orchestration/assets/dbt.py")}
-# Still reading the environment themselves, to be moved onto Settings (they must then leave here).
-NOT_YET = {Path("orchestration/assets/outputs.py"): ["POWERSEG_DATA_DIR"]}
 PREFIX = "POWERSEG_"
 
 
@@ -59,17 +57,10 @@ def test_only_settings_reads_powerseg_variables():
         f"{path}: {', '.join(names)}"
         for path in modules()
         if path != SETTINGS
-        and path not in NOT_SETTINGS | NOT_YET.keys()
+        and path not in NOT_SETTINGS
         and (names := environment_reads((REPO / path).read_text()))
     }
     assert readers == set()
-
-
-def test_the_modules_not_yet_on_settings_still_need_their_exception():
-    for path, names in NOT_YET.items():
-        assert environment_reads((REPO / path).read_text()) == names, (
-            f"{path}: drop it from NOT_YET"
-        )
 
 
 def test_the_scan_sees_every_way_of_reading():
