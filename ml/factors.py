@@ -188,6 +188,13 @@ def train_and_score(
         )
 
     failures = tuple(floor.failures(holdout_metrics)) if floor else ()
+
+    def result_of(scores, score_metrics, scoring_model, scored_by, tracked) -> FactorResult:
+        return FactorResult(
+            factor, scores, holdout_metrics, score_metrics, scoring_model, new_model, windows,
+            row_counts, tracked, tables, texts, scored_by, failures, months_pooled, drift,
+        )  # fmt: skip
+
     if tracking is None:
         scoring_model, scored_by = new_model, SCORED_BY_MODEL
         if failures:
@@ -195,22 +202,8 @@ def train_and_score(
             scored_by = SCORED_BY_RULE
         else:
             scores = score_customers(new_model, features_score, entry.model_name, UNREGISTERED)
-        return FactorResult(
-            factor,
-            scores,
-            holdout_metrics,
-            _score_metrics(scores, previous_scores),
-            scoring_model,
-            new_model,
-            windows,
-            row_counts,
-            None,
-            tables,
-            texts,
-            scored_by,
-            failures,
-            months_pooled,
-            drift,
+        return result_of(
+            scores, _score_metrics(scores, previous_scores), scoring_model, scored_by, None
         )
 
     with FactorRun(tracking, factor, run_name=f"{factor} {windows.score_as_of_month}") as run:
@@ -255,20 +248,4 @@ def train_and_score(
         score_metrics["scored_by_rule_baseline"] = float(scored_by == SCORED_BY_RULE)
         run.log_metrics(score_metrics)
         result = run.result(version, holdout_metrics, decision)
-    return FactorResult(
-        factor,
-        scores,
-        holdout_metrics,
-        score_metrics,
-        scoring_model,
-        new_model,
-        windows,
-        row_counts,
-        result,
-        tables,
-        texts,
-        scored_by,
-        failures,
-        months_pooled,
-        drift,
-    )
+    return result_of(scores, score_metrics, scoring_model, scored_by, result)
