@@ -277,7 +277,9 @@ def _district_section(figures: pd.DataFrame, kpis: pd.DataFrame | None, t: Displ
         alarms = flagged.groupby("district").size().to_dict()
     total = max(float(figures["customers"].sum()), 1.0)
     rows = []
-    for r in figures.sort_values("customers", ascending=False).itertuples(index=False):
+    # largest first; districts of the same size by name, so the table is the same every run
+    ordered = figures.sort_values(["customers", "district"], ascending=[False, True])
+    for r in ordered.itertuples(index=False):
         count = alarms.get(r.district, 0)
         css = "alarm" if count else ""
         rows.append(
