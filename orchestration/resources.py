@@ -17,7 +17,7 @@ import duckdb
 from dagster._utils.env import using_dagster_dev
 from dagster_dbt import DbtCliResource, DbtProject
 
-from powerseg.settings import DEFAULT_MLFLOW_UI_URL, Settings
+from powerseg.settings import DEFAULT_MLFLOW_UI_URL, Settings, duckdb_resource_sql
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_DIR / "dbt_project"
@@ -60,7 +60,8 @@ class WarehouseResource(dg.ConfigurableResource):
                     ) from exc
                 time.sleep(1.0)
         try:
-            con.execute(f"SET memory_limit = '{Settings.from_env().duckdb_memory_limit}'")
+            for statement in duckdb_resource_sql(Settings.from_env()):
+                con.execute(statement)
             yield con
         finally:
             con.close()

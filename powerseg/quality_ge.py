@@ -19,7 +19,7 @@ from great_expectations.data_context.types.base import (
 )
 from great_expectations.execution_engine import SqlAlchemyExecutionEngine
 
-from powerseg.settings import duckdb_memory_limit
+from powerseg.settings import Settings, duckdb_resource_sql
 
 # Marks our replacement of SqlAlchemyExecutionEngine.execute_query, so installing it twice (every
 # validation calls install) wraps the original only once.
@@ -101,7 +101,8 @@ def warehouse_engine(
                 time.sleep(1.0)
         try:
             # Every connection of the engine shares the anchor's database, and its limit.
-            anchor.exec_driver_sql(f"SET memory_limit = '{duckdb_memory_limit()}'")
+            for statement in duckdb_resource_sql(Settings.from_env()):
+                anchor.exec_driver_sql(statement)
             yield engine, anchor
         finally:
             anchor.close()

@@ -20,9 +20,24 @@ LOCALES = ("zh-CN", "en")
 DEFAULT_LOCALE = "zh-CN"
 
 # DuckDB caches up to 80 % of RAM by default; every connection powerseg opens (dbt through its
-# profile, the Python assets and the quality gates through `duckdb_memory_limit`) is bounded
-# instead, and spills to disk past the limit. POWERSEG_DUCKDB_MEMORY_LIMIT overrides it.
-DEFAULT_DUCKDB_MEMORY_LIMIT = "3GB"
+# profile, the Python assets and the quality gates through `duckdb_resource_sql`) is bounded
+# instead, and spills to its temp folder past the limit. The default is a quarter of the
+# machine's RAM, between 1 and 4 GB (4 GB on a 24 GiB machine, so that a run's whole process tree
+# stays within 8 GiB); POWERSEG_DUCKDB_MEMORY_LIMIT overrides it.
+MIN_DUCKDB_MEMORY_GB, MAX_DUCKDB_MEMORY_GB = 1, 4
+
+
+def default_duckdb_memory_limit(total_bytes: int | None = None) -> str:
+    """A quarter of the machine's RAM (`total_bytes`, default psutil's), 1 to 4 GB."""
+    if total_bytes is None:
+        import psutil
+
+        total_bytes = psutil.virtual_memory().total
+    quarter = int(total_bytes / 2**30 // 4)
+    return f"{max(MIN_DUCKDB_MEMORY_GB, min(MAX_DUCKDB_MEMORY_GB, quarter))}GB"
+
+
+DEFAULT_DUCKDB_MEMORY_LIMIT = default_duckdb_memory_limit()
 # A number and DuckDB's unit ('3GB', '512MiB', '3 gigabytes'), or -1 for no limit.
 MEMORY_LIMIT_PATTERN = re.compile(r"^(-1|\d+(\.\d+)?\s*[A-Za-z]+)$")
 # The extract for month M is complete after its last day and due in the first days of M+1; the
@@ -48,9 +63,13 @@ def check_locale(locale: str) -> str:
     return locale
 
 
-def duckdb_memory_limit(environ: Mapping[str, str] | None = None) -> str:
-    """The DuckDB memory limit (e.g. '3GB'), for `SET memory_limit = ...` on a new connection."""
-    return Settings.from_env(environ).duckdb_memory_limit
+def duckdb_resource_sql(settings: Settings) -> list[str]:
+    """The statements that bound a new DuckDB connection: its memory and where it spills."""
+    temp = str(settings.duckdb_temp_dir).replace("'", "''")
+    return [
+        f"SET memory_limit = '{settings.duckdb_memory_limit}'",
+        f"SET temp_directory = '{temp}'",
+    ]
 
 
 def default_artifact_root(tracking_uri: str, mlflow_dir: Path) -> str:
@@ -156,6 +175,9 @@ class Settings:
     # POWERSEG_LOCALE, zh-CN (default) or en. Codes in the tables never change with it.
     locale: str = DEFAULT_LOCALE
     duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
+    # Where DuckDB spills past its memory limit (POWERSEG_DUCKDB_TEMP_DIR): by default beside the
+    # warehouse, `<warehouse>.tmp`, DuckDB's own choice for a database file.
+    duckdb_temp_dir: Path | None = None
     # The time zone of the source system's wall-clock timestamps (POWERSEG_SOURCE_TIMEZONE).
     source_timezone: str = DEFAULT_SOURCE_TIMEZONE
     # Where people open MLflow runs when the tracking URI is not a server (POWERSEG_MLFLOW_UI_URL).
@@ -178,14 +200,13 @@ class Settings:
         data_dir = Path(env.get("POWERSEG_DATA_DIR", "data")).resolve()
         mlflow_dir = Path(env.get("POWERSEG_MLFLOW_DIR", data_dir / "mlflow")).resolve()
         tracking_uri = env.get("MLFLOW_TRACKING_URI", f"sqlite:///{mlflow_dir / 'mlflow.db'}")
+        warehouse = Path(env.get("POWERSEG_WAREHOUSE", data_dir / "warehouse.duckdb")).resolve()
         return cls(
             env=env.get("POWERSEG_ENV", "local"),
             data_dir=data_dir,
             raw_dir=Path(env.get("POWERSEG_RAW_DIR", data_dir / "raw")).resolve(),
             truth_dir=Path(env.get("POWERSEG_TRUTH_DIR", data_dir / "truth")).resolve(),
-            warehouse_path=Path(
-                env.get("POWERSEG_WAREHOUSE", data_dir / "warehouse.duckdb")
-            ).resolve(),
+            warehouse_path=warehouse,
             mlflow_dir=mlflow_dir,
             mlflow_tracking_uri=tracking_uri,
             mlflow_artifact_root=env.get("MLFLOW_ARTIFACT_ROOT")
@@ -197,6 +218,9 @@ class Settings:
             dagster_pg_url=env.get("POWERSEG_DAGSTER_PG_URL") or None,
             locale=check_locale(env.get("POWERSEG_LOCALE") or DEFAULT_LOCALE),
             duckdb_memory_limit=_memory_limit(env),
+            duckdb_temp_dir=Path(
+                _text(env, "POWERSEG_DUCKDB_TEMP_DIR") or f"{warehouse}.tmp"
+            ).resolve(),
             source_timezone=_source_timezone(env),
             mlflow_ui_url=_mlflow_ui_url(env),
             extract_max_age_days=_days(
@@ -234,6 +258,7 @@ class Settings:
             "POWERSEG_SOURCE": self.source,
             "POWERSEG_LOCALE": self.locale,
             "POWERSEG_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
+            "POWERSEG_DUCKDB_TEMP_DIR": str(self.duckdb_temp_dir),
             "POWERSEG_SOURCE_TIMEZONE": self.source_timezone,
             "POWERSEG_MLFLOW_UI_URL": self.mlflow_ui_url,
             "POWERSEG_EXTRACT_MAX_AGE_DAYS": str(self.extract_max_age_days),

@@ -200,6 +200,8 @@ def bench_env(data_dir: Path) -> dict[str, str]:
         POWERSEG_SOURCE="landing",
     )
     env.pop("MLFLOW_TRACKING_URI", None)
+    # every stage, dbt on its own too, with the memory limit and spill folder of a run
+    env.update(Settings.from_env(env).export_env())
     return env
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from powerseg.settings import Settings
+from powerseg.settings import Settings, default_duckdb_memory_limit
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("powerseg", "simulator", "ml", "orchestration", "powerseg_cli")
@@ -122,7 +122,11 @@ def test_a_wrong_value_names_its_variable(variable, value, message):
 def test_defaults_and_typed_values():
     default = Settings.from_env({})
     assert (default.extract_max_age_days, default.output_max_age_days) == (32, 35)
-    assert (default.source_timezone, default.duckdb_memory_limit) == ("Asia/Shanghai", "3GB")
+    assert (default.source_timezone, default.duckdb_memory_limit) == (
+        "Asia/Shanghai",
+        default_duckdb_memory_limit(),
+    )
+    assert default.duckdb_temp_dir == Path(f"{default.warehouse_path}.tmp")
     assert default.freshness_reference_date is None and default.first_as_of_month is None
     chosen = Settings.from_env(
         {
@@ -136,3 +140,13 @@ def test_defaults_and_typed_values():
     assert chosen.freshness_reference_date.isoformat() == "2026-11-05"
     assert (chosen.source_timezone, chosen.duckdb_memory_limit) == ("UTC", "512MiB")
     assert "salt" not in repr(chosen)
+
+
+def test_the_duckdb_memory_limit_follows_the_machine():
+    gib = 2**30
+    assert default_duckdb_memory_limit(24 * gib) == "4GB"  # capped: 8 GiB for the whole run
+    assert default_duckdb_memory_limit(8 * gib) == "2GB"
+    assert default_duckdb_memory_limit(2 * gib) == "1GB"
+    moved = Settings.from_env({"POWERSEG_DUCKDB_TEMP_DIR": "/var/tmp/powerseg-spill"})
+    assert moved.duckdb_temp_dir == Path("/var/tmp/powerseg-spill")
+    assert moved.export_env()["POWERSEG_DUCKDB_TEMP_DIR"] == "/var/tmp/powerseg-spill"
