@@ -1,5 +1,5 @@
-"""Data-quality gates: Great Expectations suites generated from the source contract (raw tables)
-and from relation specs (marts, outputs), run in the DuckDB warehouse with a severity per failure.
+"""Data-quality gates: checks generated from the source contract (raw tables: GE suites, set-based
+SQL for large ones) and relation specs (marts, outputs), run in DuckDB with a severity per failure.
 """
 
 from powerseg.quality.marts import MART_SPECS, RelationSpec

@@ -1,5 +1,5 @@
-"""The raw gate: a source-contract table's suite run read-only in the DuckDB warehouse, with the
-outcomes GE has no SQL expectation for (text that must cast, exact copies) and offending rows.
+"""The raw gate: a source-contract table's checks run read-only in the DuckDB warehouse (a GE suite,
+or set-based passes for a large table), the outcomes GE has no expectation for, offending rows.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from powerseg.quality.runner import (
     table_result,
     unexpected_counts,
 )
+from powerseg.quality.setbased import bind, set_based_counts
 from powerseg.quality.specs import (
     Check,
     build_checks,
@@ -108,17 +109,25 @@ def text_cast_outcome(
 
 
 def exact_duplicates_outcome(
-    conn: sa.Connection, qualified: str, table: Table, columns: Mapping[str, str], limit: int
+    conn: sa.Connection,
+    qualified: str,
+    table: Table,
+    columns: Mapping[str, str],
+    limit: int,
+    counts: tuple[int, int] | None = None,
 ) -> ExpectationOutcome:
     """Rows that repeat another row in every delivered column: staging keeps one and drops the
-    copies (counted in quarantine.row_accounting), so they only ever warn."""
+    copies (counted in quarantine.row_accounting), so they only ever warn. `counts` (rows,
+    distinct rows) saves the count when the set-based pass has it."""
     listed = ", ".join(quote(c) for c in content_columns(table, columns))
-    total, distinct = conn.execute(
-        sa.text(
-            f"SELECT count(*), (SELECT count(*) FROM "
-            f"({distinct_query(qualified, table, columns)}) AS d) FROM {qualified}"
-        )
-    ).fetchone()
+    if counts is None:
+        counts = conn.execute(
+            sa.text(
+                f"SELECT count(*), (SELECT count(*) FROM "
+                f"({distinct_query(qualified, table, columns)}) AS d) FROM {qualified}"
+            )
+        ).fetchone()
+    total, distinct = counts
     copies = int(total) - int(distinct)
     sample: tuple[dict[str, Any], ...] = ()
     if copies:
@@ -212,10 +221,7 @@ def _sample(
         params = check.sample_params
     else:
         return ()
-    stmt = sa.text(sql)
-    if "allowed" in params:
-        stmt = stmt.bindparams(sa.bindparam("allowed", expanding=True))
-    rows = conn.execute(stmt, params).mappings().fetchall()
+    rows = conn.execute(bind(sql, params), params).mappings().fetchall()
     return jsonable_rows(rows)
 
 
@@ -336,40 +342,68 @@ def validate_table(
         def sampler(check: Check) -> tuple[dict[str, Any], ...]:
             return _sample(conn, qualified, check, columns, table, policy.sample_size)
 
-        ref_checks = [c for c in checks if c.on_reference_asset]
-        batches = [
-            Batch(
-                name,
-                name,
-                [c for c in checks if not c.on_reference_asset and not c.on_distinct_asset],
-                table=name,
-                schema=schema,
-            ),
-            Batch(
-                f"{name}_distinct",
-                f"{name}_distinct",
-                [c for c in checks if c.on_distinct_asset],
-                query=distinct_query(qualified, table, columns),
-            ),
-            Batch(
-                f"{name}_references",
-                f"{name}_references",
-                ref_checks,
-                query=reference_query(qualified, [c.reference for c in ref_checks]),
-            ),
-        ]
-        # Every table has a row-count check; the distinct and reference suites only when needed.
-        results = run_batches(engine, [b for b in batches if b.checks])
+        counts = None
+        if row_count >= policy.set_based_min_rows:
+            counts = set_based_counts(
+                conn, qualified, table, columns, checks, with_distinct=bool(table.key)
+            )
+        if counts is None:
+            results = _run_ge(engine, name, schema, qualified, table, columns, checks)
+        else:
+            results = counts.results
 
         for check in checks:
             outcomes.append(_outcome(check, results[check.id], policy=policy, sampler=sampler))
         if table.key and row_count:
             outcomes.append(
-                exact_duplicates_outcome(conn, qualified, table, columns, policy.sample_size)
+                exact_duplicates_outcome(
+                    conn,
+                    qualified,
+                    table,
+                    columns,
+                    policy.sample_size,
+                    (row_count, counts.distinct_rows) if counts else None,
+                )
             )
         outcomes.extend(known)
 
     return table_result(display, row_count, extract_end, outcomes)
+
+
+def _run_ge(
+    engine: sa.Engine,
+    name: str,
+    schema: str,
+    qualified: str,
+    table: Table,
+    columns: Mapping[str, str],
+    checks: Sequence[Check],
+) -> dict[str, Any]:
+    """Every check's GE result: the table's suite, its distinct rows' and its references'."""
+    ref_checks = [c for c in checks if c.on_reference_asset]
+    batches = [
+        Batch(
+            name,
+            name,
+            [c for c in checks if not c.on_reference_asset and not c.on_distinct_asset],
+            table=name,
+            schema=schema,
+        ),
+        Batch(
+            f"{name}_distinct",
+            f"{name}_distinct",
+            [c for c in checks if c.on_distinct_asset],
+            query=distinct_query(qualified, table, columns),
+        ),
+        Batch(
+            f"{name}_references",
+            f"{name}_references",
+            ref_checks,
+            query=reference_query(qualified, [c.reference for c in ref_checks]),
+        ),
+    ]
+    # Every table has a row-count check; the distinct and reference suites only when needed.
+    return run_batches(engine, [b for b in batches if b.checks])
 
 
 def validate_raw(

@@ -4,6 +4,7 @@ keys, allowed values, ranges, the extract window, freshness and references, as G
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -110,6 +111,12 @@ def _bounds_name(lo: Any, hi: Any) -> str:
     return ", ".join(parts)
 
 
+def param_name(check_id: str, name: str) -> str:
+    """A bind parameter's name unique to its check, so one query can hold every check's
+    predicate."""
+    return re.sub(r"\W", "_", f"{check_id}_{name}")
+
+
 def _between(
     cid: str,
     column: str,
@@ -121,11 +128,11 @@ def _between(
 ) -> Check:
     conds, params = [], {}
     if lo is not None:
-        conds.append(f"{quote(column)} < :lo")
-        params["lo"] = lo
+        conds.append(f"{quote(column)} < :{param_name(cid, 'lo')}")
+        params[param_name(cid, "lo")] = lo
     if hi is not None:
-        conds.append(f"{quote(column)} {'>=' if strict_max else '>'} :hi")
-        params["hi"] = hi
+        conds.append(f"{quote(column)} {'>=' if strict_max else '>'} :{param_name(cid, 'hi')}")
+        params[param_name(cid, "hi")] = hi
     return Check(
         id=cid,
         name=f"expect_column_values_to_be_between({column}, {_bounds_name(*(shown or (lo, hi)))})",
@@ -246,8 +253,8 @@ def build_checks(
                     ),
                     row_level=True,
                     sample_where=f"{quote(col.name)} IS NOT NULL "
-                    f"AND {quote(col.name)} NOT IN :allowed",
-                    sample_params={"allowed": list(col.allowed)},
+                    f"AND {quote(col.name)} NOT IN :{param_name(f'in_set:{col.name}', 'allowed')}",
+                    sample_params={param_name(f"in_set:{col.name}", "allowed"): list(col.allowed)},
                 )
             )
         if col.minimum is not None or col.maximum is not None:
