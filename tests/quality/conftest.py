@@ -17,6 +17,7 @@ import pytest
 from powerseg.contract import TABLES, Column, Table, arrow_types
 from powerseg.landing import load_landing
 from powerseg.manifest import write_manifest
+from simulator import DefectPlan, simulate
 
 EXTRACT_END = dt.date(2026, 10, 31)
 CUSTOMERS = 200
@@ -92,3 +93,24 @@ def defect(clean_warehouse, tmp_path) -> Callable[..., Path]:
         return path
 
     return plant
+
+
+def load_defective_extract(
+    out: Path, *, customers: int, months: int, seed: int, rate: float, planted: tuple[str, ...] = ()
+) -> Path:
+    """A simulated extract with every defect kind at `rate`, loaded into `out`'s warehouse, with
+    `planted` SQL run on it afterwards."""
+    simulate(
+        out,
+        customers=customers,
+        months=months,
+        seed=seed,
+        progress=False,
+        defects=DefectPlan.uniform(rate),
+    )
+    warehouse = out / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse)) as con:
+        load_landing(out / "raw", con)
+        for sql in planted:
+            con.execute(sql)
+    return warehouse

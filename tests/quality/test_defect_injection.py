@@ -9,10 +9,10 @@ import duckdb
 import pytest
 
 from powerseg.contract import TABLE_NAMES
-from powerseg.landing import load_landing
 from powerseg.quality import ERROR, WARNING, validate_raw
-from simulator import DefectPlan, read_defects, simulate
+from simulator import read_defects
 from tests.dbt.conftest import run_dbt
+from tests.quality.conftest import load_defective_extract
 
 CUSTOMERS, MONTHS, SEED, RATE = 150, 4, 23, 0.002
 ACCOUNTING_BUILD = [
@@ -28,17 +28,9 @@ ACCOUNTING_BUILD = [
 def defective(tmp_path_factory):
     """A defective extract, loaded, with staging and quarantine built by dbt."""
     out = tmp_path_factory.mktemp("defective")
-    simulate(
-        out,
-        customers=CUSTOMERS,
-        months=MONTHS,
-        seed=SEED,
-        progress=False,
-        defects=DefectPlan.uniform(RATE),
+    warehouse = load_defective_extract(
+        out, customers=CUSTOMERS, months=MONTHS, seed=SEED, rate=RATE
     )
-    warehouse = out / "warehouse.duckdb"
-    with duckdb.connect(str(warehouse)) as con:
-        load_landing(out / "raw", con)
     results = validate_raw(warehouse)
     build = run_dbt(ACCOUNTING_BUILD, warehouse, out / "dbt")
     summary, rows = read_defects(out)
