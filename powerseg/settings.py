@@ -21,7 +21,7 @@ DEFAULT_LOCALE = "zh-CN"
 
 # DuckDB caches up to 80 % of RAM by default; every connection powerseg opens (dbt through its
 # profile, the Python assets and the quality gates through `duckdb_resource_sql`) is bounded
-# instead, and spills to its temp folder past the limit. The default is a quarter of the
+# instead, and spills to `<warehouse>.tmp` past the limit. The default is a quarter of the
 # machine's RAM, between 1 and 4 GB (4 GB on a 24 GiB machine, so that a run's whole process tree
 # stays within 8 GiB); POWERSEG_DUCKDB_MEMORY_LIMIT overrides it.
 MIN_DUCKDB_MEMORY_GB, MAX_DUCKDB_MEMORY_GB = 1, 4
@@ -64,12 +64,10 @@ def check_locale(locale: str) -> str:
 
 
 def duckdb_resource_sql(settings: Settings) -> list[str]:
-    """The statements that bound a new DuckDB connection: its memory and where it spills."""
-    temp = str(settings.duckdb_temp_dir).replace("'", "''")
-    return [
-        f"SET memory_limit = '{settings.duckdb_memory_limit}'",
-        f"SET temp_directory = '{temp}'",
-    ]
+    """The statements that bound a new DuckDB connection. Past the limit DuckDB spills to
+    `<warehouse>.tmp` beside the warehouse file, its default for a database file; that folder is
+    not set here, because DuckDB refuses to switch it once a connection has spilled."""
+    return [f"SET memory_limit = '{settings.duckdb_memory_limit}'"]
 
 
 def default_artifact_root(tracking_uri: str, mlflow_dir: Path) -> str:
@@ -175,9 +173,6 @@ class Settings:
     # POWERSEG_LOCALE, zh-CN (default) or en. Codes in the tables never change with it.
     locale: str = DEFAULT_LOCALE
     duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
-    # Where DuckDB spills past its memory limit (POWERSEG_DUCKDB_TEMP_DIR): by default beside the
-    # warehouse, `<warehouse>.tmp`, DuckDB's own choice for a database file.
-    duckdb_temp_dir: Path | None = None
     # The time zone of the source system's wall-clock timestamps (POWERSEG_SOURCE_TIMEZONE).
     source_timezone: str = DEFAULT_SOURCE_TIMEZONE
     # Where people open MLflow runs when the tracking URI is not a server (POWERSEG_MLFLOW_UI_URL).
@@ -218,9 +213,6 @@ class Settings:
             dagster_pg_url=env.get("POWERSEG_DAGSTER_PG_URL") or None,
             locale=check_locale(env.get("POWERSEG_LOCALE") or DEFAULT_LOCALE),
             duckdb_memory_limit=_memory_limit(env),
-            duckdb_temp_dir=Path(
-                _text(env, "POWERSEG_DUCKDB_TEMP_DIR") or f"{warehouse}.tmp"
-            ).resolve(),
             source_timezone=_source_timezone(env),
             mlflow_ui_url=_mlflow_ui_url(env),
             extract_max_age_days=_days(
@@ -258,7 +250,6 @@ class Settings:
             "POWERSEG_SOURCE": self.source,
             "POWERSEG_LOCALE": self.locale,
             "POWERSEG_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
-            "POWERSEG_DUCKDB_TEMP_DIR": str(self.duckdb_temp_dir),
             "POWERSEG_SOURCE_TIMEZONE": self.source_timezone,
             "POWERSEG_MLFLOW_UI_URL": self.mlflow_ui_url,
             "POWERSEG_EXTRACT_MAX_AGE_DAYS": str(self.extract_max_age_days),

@@ -126,7 +126,6 @@ def test_defaults_and_typed_values():
         "Asia/Shanghai",
         default_duckdb_memory_limit(),
     )
-    assert default.duckdb_temp_dir == Path(f"{default.warehouse_path}.tmp")
     assert default.freshness_reference_date is None and default.first_as_of_month is None
     chosen = Settings.from_env(
         {
@@ -147,6 +146,3 @@ def test_the_duckdb_memory_limit_follows_the_machine():
     assert default_duckdb_memory_limit(24 * gib) == "4GB"  # capped: 8 GiB for the whole run
     assert default_duckdb_memory_limit(8 * gib) == "2GB"
     assert default_duckdb_memory_limit(2 * gib) == "1GB"
-    moved = Settings.from_env({"POWERSEG_DUCKDB_TEMP_DIR": "/var/tmp/powerseg-spill"})
-    assert moved.duckdb_temp_dir == Path("/var/tmp/powerseg-spill")
-    assert moved.export_env()["POWERSEG_DUCKDB_TEMP_DIR"] == "/var/tmp/powerseg-spill"
