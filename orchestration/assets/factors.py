@@ -32,11 +32,10 @@ MODEL_QUALITY_CHECK = "model_quality"
 SKIPPED_VERSION = "skipped"
 
 
-def empty_sources(con, factor: Factor | str) -> list[str]:
+def empty_sources(con, factor: Factor) -> list[str]:
     """The required staged tables of `factor` that hold no rows."""
-    entry = REGISTRY[factor] if isinstance(factor, str) else factor
     empty = []
-    for table in entry.required_sources:
+    for table in factor.required_sources:
         has_rows = con.execute(
             f"select exists (select 1 from staging.stg_raw__{table})"
         ).fetchone()[0]
@@ -45,11 +44,8 @@ def empty_sources(con, factor: Factor | str) -> list[str]:
     return empty
 
 
-def not_scored_frame(
-    factor: str, customers: pd.DataFrame, score_month, registry: Registry = REGISTRY
-) -> pd.DataFrame:
+def not_scored_frame(entry: Factor, customers: pd.DataFrame, score_month) -> pd.DataFrame:
     """Every active customer of the scored month, with no score and tier `not_scored`."""
-    entry = registry[factor]
     frame = pd.DataFrame(
         {
             "customer_id": customers["customer_id"].astype(str).to_numpy(),
@@ -416,7 +412,7 @@ def history_metadata(extract_start, as_of_month: dt.date) -> dict:
 def _skip(log, warehouse, entry: Factor, message, customers, score_month, details) -> dict:
     log.warning(message)
     score_date = pd.Timestamp(score_month).date()
-    frame = not_scored_frame(entry.name, customers, score_month, Registry((entry,)))
+    frame = not_scored_frame(entry, customers, score_month)
     with warehouse.connect() as con:
         written = replace_month(con, f"scores.{entry.score_table}", frame, score_date)
     return {

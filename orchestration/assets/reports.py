@@ -12,7 +12,7 @@ import pandas as pd
 
 from ml.baselines import RULE_VERSION
 from ml.display import DisplayText
-from ml.registry import FACTORS
+from ml.registry import FACTORS, REGISTRY
 from ml.report import write_segment_report
 from orchestration.assets.factors import SKIPPED_VERSION, empty_sources, scores_table
 from orchestration.assets.monthly import (
@@ -240,7 +240,7 @@ def factor_status(con: duckdb.DuckDBPyConnection, month: dt.date, text: DisplayT
             else []
         )
         if not versions or SKIPPED_VERSION in versions:
-            empty = empty_sources(con, factor)
+            empty = empty_sources(con, REGISTRY[factor])
             detail = (
                 text("factor_skipped_empty", tables=", ".join(f"raw.{t}" for t in empty))
                 if empty
