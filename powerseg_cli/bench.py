@@ -99,7 +99,9 @@ def floor_command(data_dir: Path) -> list[str]:
     return [
         sys.executable,
         "-c",
-        f"import duckdb; print(duckdb.sql({sql!r}).fetchone()[0], 'rows')",
+        # no progress bar: it would fill the benchmark's log with carriage returns
+        "import duckdb; duckdb.execute('set enable_progress_bar = false'); "
+        f"print(duckdb.sql({sql!r}).fetchone()[0], 'rows')",
     ]
 
 
