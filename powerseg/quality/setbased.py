@@ -69,12 +69,45 @@ def _aggregate(
     return conn.execute(bind(sql, params), params).fetchone()
 
 
+def _day_key(columns: Mapping[str, str], keys: Sequence[str]) -> str | None:
+    """The key's DATE column, when it has exactly one (daily tables: customer and day)."""
+    dates = [k for k in keys if str(columns.get(k, "")).upper() == "DATE"]
+    return dates[0] if len(dates) == 1 and len(keys) > 1 else None
+
+
+def _repeated_key_rows(qualified: str, keys: Sequence[str], day: str | None) -> str:
+    """SQL of the rows whose key may be held by more than one row. For a daily key, found from
+    one row per key and month with a bit per day (a repeated day shows as fewer days than rows)
+    instead of grouping every key: at 10^6 customers a year of daily reads holds 3.6 x 10^8
+    keys, 10^7 months."""
+    if day is None:
+        listed = ", ".join(quote(k) for k in keys)
+        same = " AND ".join(f"t.{quote(k)} IS NOT DISTINCT FROM r.{quote(k)}" for k in keys)
+        return (
+            f"SELECT t.* FROM {qualified} AS t SEMI JOIN (SELECT {listed} FROM {qualified} "
+            f"GROUP BY {listed} HAVING count(*) > 1) AS r ON {same}"
+        )
+    others = [k for k in keys if k != day]
+    listed = ", ".join(quote(k) for k in others)
+    d = quote(day)
+    same = " AND ".join(f"t.{quote(k)} IS NOT DISTINCT FROM m.{quote(k)}" for k in others)
+    return (
+        f"SELECT t.* FROM {qualified} AS t LEFT JOIN ("
+        f"SELECT {listed}, key_month FROM (SELECT {listed}, date_trunc('month', {d}) AS key_month, "
+        f"count(*) AS n, bit_count(bit_or(CAST(1 AS BIGINT) << (day({d}) - 1))) AS days "
+        f"FROM {qualified} WHERE {d} IS NOT NULL GROUP BY ALL) AS months WHERE n > days"
+        f") AS m ON {same} AND date_trunc('month', t.{d}) = m.key_month "
+        f"WHERE t.{d} IS NULL OR m.key_month IS NOT NULL"
+    )
+
+
 def _distinct(
     conn: sa.Connection,
     qualified: str,
     table,
     columns: Mapping[str, str],
     keys: Sequence[str],
+    rows: int,
 ) -> tuple[int, int]:
     """Distinct rows, and distinct rows in keys held by more than one of them. A key with a null
     part is never a duplicate: GE joins each row to its key's count on equality."""
@@ -82,20 +115,21 @@ def _distinct(
         distinct = distinct_query(qualified, table, columns)
         total = conn.execute(sa.text(f"SELECT count(*) FROM ({distinct}) AS d")).scalar()
         return int(total), 0
-    content = ", ".join(f"t.{quote(c)}" for c in content_columns(table, columns))
+    content = ", ".join(f"c.{quote(c)}" for c in content_columns(table, columns))
     listed = ", ".join(quote(k) for k in keys)
     complete = " AND ".join(f"{quote(k)} IS NOT NULL" for k in keys)
-    same_key = " AND ".join(f"t.{quote(k)} IS NOT DISTINCT FROM r.{quote(k)}" for k in keys)
-    # Grouping the rows by key is cheap; the distinct rows are only computed for the few keys
-    # that hold more than one row (a key of one row is one distinct row).
+    same_key = " AND ".join(f"c.{quote(k)} IS NOT DISTINCT FROM g.{quote(k)}" for k in keys)
+    candidates = _repeated_key_rows(qualified, keys, _day_key(columns, keys))
+    # A key of one row is one distinct row: distinct rows = rows - rows of the keys held by
+    # more than one + the distinct rows of those keys, computed on their few rows only.
     total, repeated = conn.execute(
         sa.text(
-            f"WITH g AS MATERIALIZED (SELECT {listed}, count(*) AS n FROM {qualified} "
-            f"GROUP BY {listed}), "
-            f"r AS (SELECT {listed} FROM g WHERE n > 1), "
+            f"WITH c AS MATERIALIZED ({candidates}), "
+            f"g AS (SELECT {listed}, count(*) AS n FROM c GROUP BY {listed} HAVING count(*) > 1), "
             f"d AS (SELECT {listed}, count(*) AS n FROM (SELECT DISTINCT {content} "
-            f"FROM {qualified} AS t SEMI JOIN r ON {same_key}) AS x GROUP BY {listed}) "
-            f"SELECT (SELECT count(*) FROM g WHERE n = 1) + (SELECT coalesce(sum(n), 0) FROM d), "
+            f"FROM c SEMI JOIN g ON {same_key}) AS x GROUP BY {listed}) "
+            f"SELECT {int(rows)} - (SELECT coalesce(sum(n), 0) FROM g) "
+            f"+ (SELECT coalesce(sum(n), 0) FROM d), "
             f"(SELECT coalesce(sum(n), 0) FROM d WHERE n > 1 AND {complete})"
         )
     ).fetchone()
@@ -121,7 +155,7 @@ def set_based_counts(
         distinct = repeated = None
         if unique or with_distinct:
             keys = unique[0].duplicate_keys if unique else ()
-            distinct, repeated = _distinct(conn, qualified, table, columns, keys)
+            distinct, repeated = _distinct(conn, qualified, table, columns, keys, int(row[0]))
     except sa.exc.DBAPIError:
         conn.rollback()
         return None

@@ -24,6 +24,11 @@ PLANTED = (
     "FROM raw.meter_reads_daily ORDER BY customer_id, read_date LIMIT 4",
     "INSERT INTO raw.meter_reads_daily SELECT * REPLACE (NULL AS customer_id) "
     "FROM raw.meter_reads_daily ORDER BY customer_id, read_date LIMIT 4",
+    # copies with no read date: rows of a key with a null part, repeated exactly
+    "INSERT INTO raw.meter_reads_daily SELECT * REPLACE (NULL AS read_date) "
+    "FROM raw.meter_reads_daily ORDER BY customer_id DESC, read_date LIMIT 2",
+    "INSERT INTO raw.meter_reads_daily SELECT * REPLACE (NULL AS read_date) "
+    "FROM raw.meter_reads_daily ORDER BY customer_id DESC, read_date LIMIT 2",
     "UPDATE raw.meter_reads_daily SET max_demand_kw = 'nan'::DOUBLE "
     "WHERE customer_id = (SELECT min(customer_id) FROM raw.meter_reads_daily)",
     "UPDATE raw.inspections SET inspected_on = NULL",
@@ -71,9 +76,19 @@ def test_planted_meter_read_defects_have_their_exact_counts(defective_warehouse,
     assert unique["observed"]["unexpected_count"] == 6
     assert unique["severity"] in (ERROR, WARNING)
     copies = by_name["expect_no_exact_duplicate_rows"]["observed"]["unexpected_count"]
-    assert copies >= 4  # the second null-customer batch repeats the first exactly
+    assert copies >= 6  # the second null-customer and null-date batches repeat the first
     nulls = by_name["expect_column_values_to_not_be_null(customer_id)"]
     assert nulls["observed"]["unexpected_count"] >= 8
+
+
+def test_daily_keys_are_grouped_by_month_with_a_bit_per_day():
+    from powerseg.quality.setbased import _day_key
+
+    daily = {"customer_id": "VARCHAR", "read_date": "DATE", "kwh": "DOUBLE"}
+    assert _day_key(daily, ("customer_id", "read_date")) == "read_date"
+    # a read date delivered as text, or a key of the date alone, takes the general pass
+    assert _day_key(daily | {"read_date": "VARCHAR"}, ("customer_id", "read_date")) is None
+    assert _day_key(daily, ("read_date",)) is None
 
 
 def test_empty_time_column_is_not_fresh(defective_warehouse, monkeypatch):
