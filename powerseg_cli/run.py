@@ -12,7 +12,8 @@ import sys
 import time
 import uuid
 
-from dagster import DagsterInstance
+from dagster import DagsterInstance, reconstructable
+from dagster._core.execution.api import execute_run
 
 from orchestration.assets.sources import WAREHOUSE_POOL
 from orchestration.resources import ensure_dbt_manifest
@@ -218,6 +219,8 @@ def _execute(
         stop.arm(run_id)
         try:
             with StepProgress(instance, run_id, len(job.nodes), console, started):
+                if settings.dagster_pg_url:
+                    return _execute_in_step_processes(instance, job, run_id, tags, partition_key)
                 return job.execute_in_process(
                     instance=instance,
                     partition_key=partition_key,
@@ -231,6 +234,21 @@ def _execute(
             return None
         finally:
             stop.release_slots(instance)
+
+
+def _execute_in_step_processes(instance, job, run_id: str, tags: dict, partition_key: str | None):
+    """Execute the job with its steps in processes of their own (the code location's executor
+    with Dagster in PostgreSQL): the run is created under `run_id` first, so the log file,
+    SIGTERM and progress know it, then executed from the importable job."""
+    from orchestration.definitions import monthly_refresh_job
+
+    recon = reconstructable(monthly_refresh_job)
+    if partition_key is not None:
+        tags = {**tags, "dagster/partition": partition_key}
+    run = instance.create_run_for_job(
+        job_def=job, run_id=run_id, tags=tags, job_code_origin=recon.get_python_origin()
+    )
+    return execute_run(recon, run, instance, raise_on_error=False)
 
 
 def newest_complete_month(settings: Settings) -> str:

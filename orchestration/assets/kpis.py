@@ -21,6 +21,7 @@ from orchestration.assets.monthly import (
     read_seed,
     run_months,
 )
+from orchestration.assets.sources import WAREHOUSE_POOL
 from orchestration.owners import CUSTOMER_INSIGHT
 from orchestration.resources import WarehouseResource
 from powerseg.warehouse import previous_month, table_exists, write_month
@@ -293,6 +294,7 @@ def _service_kpis_month(month: dt.date, warehouse: WarehouseResource):
 @dg.asset_check(
     asset=output_key("service_kpis"),
     blocking=False,
+    pool=WAREHOUSE_POOL,  # reads DuckDB: waits while a step writes it
     description=(
         "Warns when a service KPI of the month reaches its alarm threshold in any district "
         "(thresholds in the kpi_thresholds seed); the alarms also head the segment report."

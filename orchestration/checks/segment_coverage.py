@@ -9,12 +9,14 @@ import duckdb
 
 from ml.segmentation import SegmentationConfig
 from orchestration.assets.monthly import output_key, run_months
+from orchestration.assets.sources import WAREHOUSE_POOL
 from orchestration.resources import WarehouseResource
 
 
 @dg.asset_check(
     asset=output_key("customer_segments"),
     blocking=True,
+    pool=WAREHOUSE_POOL,  # reads DuckDB: waits while a step writes it
     description=(
         "Every customer scored this month sits in exactly one segment, and each category has at "
         "most 7 segments, none under 5 % of the category."

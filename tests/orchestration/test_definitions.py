@@ -93,3 +93,26 @@ def test_lineage_reads_from_raw_tables_to_service_actions():
     report = dg.AssetKey(["reports", "segment_report"])
     assert graph.get(report).group_name == "reports"
     assert actions in set(graph.upstream_key_iterator(dg.AssetKey(["reports", "exports"])))
+
+
+def test_every_step_that_opens_the_warehouse_waits_for_its_pool():
+    """Steps in processes of their own (Dagster in PostgreSQL) must not open DuckDB while another
+    writes it: the one-slot warehouse pool orders every step that has the resource."""
+    unpooled = [
+        assets_def.node_def.name
+        for assets_def in defs.get_repository_def().asset_graph.assets_defs
+        if assets_def.is_executable
+        and "warehouse" in assets_def.required_resource_keys
+        and assets_def.node_def.pool != "warehouse"
+    ]
+    assert unpooled == []
+
+
+def test_steps_run_in_the_run_process_locally_and_in_processes_of_their_own_with_postgres():
+    from orchestration.definitions import run_executor
+    from powerseg.settings import Settings
+
+    local = Settings.from_env({"POWERSEG_DATA_DIR": "/tmp/x"})
+    assert run_executor(local) is dg.in_process_executor
+    with_postgres = {"POWERSEG_DATA_DIR": "/tmp/x", "POWERSEG_DAGSTER_PG_URL": "postgresql://h/d"}
+    assert run_executor(Settings.from_env(with_postgres)).name == "step_processes"
