@@ -3,6 +3,12 @@
     the end of the as-of month: a bill due by then that was not settled by its due date is
     late (its days late count up to the as-of date while unpaid), and a bill is unpaid at the
     as-of date when it is past due and its payments up to then fall short. -#}
+{#- Built one as-of month at a time (see customer_360): the windows of all months at once
+    spill at 10^6 customers. -#}
+-- depends_on: {{ ref('int_as_of_months') }}
+{%- set months = built_as_of_months() or [none] %}
+{% for month in months -%}
+select * from (
 with
 
 bills as (
@@ -15,11 +21,11 @@ payments as (
 
 as_of_months as (
     select as_of_month, as_of_month_end_date, next_month_start_date, window_12m_start_month
-    from {{ ref('int_as_of_months') }}
+    from {{ ref('int_as_of_months') }} {{ in_as_of_month(month) }}
 ),
 
 lookback_months as (
-    select * from {{ ref('int_lookback_months_expanded') }}
+    select * from {{ ref('int_lookback_months_expanded') }} {{ in_as_of_month(month) }}
 ),
 
 -- every bill issued for a month up to the as-of month, with its state at the as-of date
@@ -174,3 +180,7 @@ combined as (
 )
 
 select * from combined
+) as month_{{ loop.index }}
+{% if not loop.last %}union all
+{% endif -%}
+{%- endfor %}

@@ -10,6 +10,8 @@
 {%- set channels = (interaction_columns | selectattr('name', 'equalto', 'channel') | first)['allowed'] -%}
 {%- set actions = (interaction_columns | selectattr('name', 'equalto', 'action') | first)['allowed'] -%}
 {%- set digital_channels = ['app', 'wechat', 'web'] -%}
+{%- set months = built_as_of_months() or [none] -%}
+-- depends_on: {{ ref('int_as_of_months') }}
 with
 
 interactions as (
@@ -47,7 +49,10 @@ customer_months as (
     group by customer_id, occurred_month
 ),
 
-customer_windows as (
+{#- The windows one as-of month at a time, over the customer months rolled up once: grouping
+    every customer and as-of month at once spills at 10^6 customers. -#}
+{% for month in months -%}
+customer_windows_{{ loop.index }} as (
     select
         customer_months.customer_id,
         lookback_months.as_of_month,
@@ -61,7 +66,17 @@ customer_windows as (
     from customer_months
     inner join lookback_months
         on customer_months.occurred_month = lookback_months.lookback_month
+    {% if month %}where lookback_months.as_of_month = date '{{ month }}'{% endif %}
     group by customer_months.customer_id, lookback_months.as_of_month
+),
+
+{% endfor -%}
+customer_windows as (
+    {% for month in months -%}
+    select * from customer_windows_{{ loop.index }}
+    {% if not loop.last %}union all
+    {% endif -%}
+    {%- endfor %}
 ),
 
 with_recency as (
