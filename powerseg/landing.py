@@ -339,6 +339,85 @@ def inspect_table(con: duckdb.DuckDBPyConnection, files: list[Path], table: str)
     return columns
 
 
+@dataclass(frozen=True)
+class TablePlan:
+    """How one raw table is loaded: the SELECT over its listed files (contract columns, local
+    times, lineage) and what load_landing reports about it."""
+
+    table: str
+    select_sql: str
+    expected_rows: int
+    loaded: LoadedTable
+
+
+def plan_landing(
+    raw_dir: Path | str,
+    con: duckdb.DuckDBPyConnection,
+    tables: tuple[str, ...] = TABLE_NAMES,
+    settings: Settings | None = None,
+) -> dict[str, TablePlan]:
+    """Check the folder against its manifest (`extract_status`, the sensor's check) and every
+    table's columns, and plan each table's SELECT; nothing is written. Raises LandingError
+    naming the table (and column) when the extract breaks the contract at table level."""
+    raw_dir = Path(raw_dir)
+    if not raw_dir.is_dir():
+        raise LandingError(f"landing folder {raw_dir} does not exist")
+    status = extract_status(raw_dir, tables)
+    if not status.complete:
+        raise LandingError(status.describe())
+    manifest = status.manifest
+    source_timezone = (settings or Settings.from_env()).source_timezone
+    inspected = {}
+    for table in tables:
+        files = listed_files(raw_dir, manifest, table)
+        inspected[table] = (files, inspect_table(con, files, table))
+    for line in status.unlisted_lines():
+        log.warning(line)
+
+    root = str(raw_dir.resolve()).replace("'", "''") + "/"
+    zone = source_timezone.replace("'", "''")
+    plans: dict[str, TablePlan] = {}
+    for table, (files, columns) in inspected.items():
+        contract_cols = [c for c in TABLES[table].column_names if c in columns]
+        ignored = tuple(c for c in columns if c not in TABLES[table].column_names)
+        aware = sorted(aware_columns(con, files) & set(contract_cols)) if files else []
+        select = ", ".join(
+            f'timezone(\'{zone}\', "{c}") AS "{c}"' if c in aware else f'"{c}"'
+            for c in contract_cols
+        )
+        select_sql = f"""
+                SELECT {select},
+                       replace(filename, '{root}', '') AS {SOURCE_FILE_COLUMN},
+                       file_row_number + 1 AS {SOURCE_ROW_COLUMN}
+                FROM {_parquet_scan(files)}
+                """
+        expected = manifest["tables"][table]["rows"]
+        unlisted = status.unlisted.get(table, ())
+        loaded = LoadedTable(table, expected, len(files), ignored, unlisted, tuple(aware))
+        plans[table] = TablePlan(table, select_sql, expected, loaded)
+    return plans
+
+
+def check_loaded(plan: TablePlan, rows: int, source_timezone: str) -> LoadedTable:
+    """Raise when the rows loaded differ from the manifest's (a file replaced between the check
+    and the load); log what the load changed or found."""
+    if rows != plan.expected_rows:
+        raise LandingError(
+            f"raw table '{plan.table}' does not match the manifest: "
+            + row_count_problem(plan.table, plan.expected_rows, rows)
+        )
+    if plan.loaded.converted_columns:
+        log.warning(
+            "raw table '%s': %s delivered with a time zone, loaded as %s local time",
+            plan.table,
+            ", ".join(plan.loaded.converted_columns),
+            source_timezone,
+        )
+    if rows == 0:
+        log.warning("raw table '%s' is present but empty", plan.table)
+    return plan.loaded
+
+
 def load_landing(
     raw_dir: Path | str,
     con: duckdb.DuckDBPyConnection,
@@ -354,62 +433,16 @@ def load_landing(
     each table's loaded rows are compared with the manifest's count, so a broken or changed
     extract leaves the previously loaded raw tables exactly as they were.
     """
-    raw_dir = Path(raw_dir)
-    if not raw_dir.is_dir():
-        raise LandingError(f"landing folder {raw_dir} does not exist")
-    status = extract_status(raw_dir, tables)
-    if not status.complete:
-        raise LandingError(status.describe())
-    manifest = status.manifest
-    source_timezone = (settings or Settings.from_env()).source_timezone
-    plans = {}
-    for table in tables:
-        files = listed_files(raw_dir, manifest, table)
-        plans[table] = (files, inspect_table(con, files, table))
-    for line in status.unlisted_lines():
-        log.warning(line)
-
+    settings = settings or Settings.from_env()
+    plans = plan_landing(raw_dir, con, tables, settings)
     loaded: dict[str, LoadedTable] = {}
-    root = str(raw_dir.resolve()).replace("'", "''") + "/"
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {RAW_SCHEMA}")
-        for table, (files, columns) in plans.items():
-            contract_cols = [c for c in TABLES[table].column_names if c in columns]
-            ignored = tuple(c for c in columns if c not in TABLES[table].column_names)
-            aware = sorted(aware_columns(con, files) & set(contract_cols)) if files else []
-            zone = source_timezone.replace("'", "''")
-            select = ", ".join(
-                f'timezone(\'{zone}\', "{c}") AS "{c}"' if c in aware else f'"{c}"'
-                for c in contract_cols
-            )
-            con.execute(
-                f"""
-                CREATE OR REPLACE TABLE {RAW_SCHEMA}.{table} AS
-                SELECT {select},
-                       replace(filename, '{root}', '') AS {SOURCE_FILE_COLUMN},
-                       file_row_number + 1 AS {SOURCE_ROW_COLUMN}
-                FROM {_parquet_scan(files)}
-                """
-            )
+        for table, plan in plans.items():
+            con.execute(f"CREATE OR REPLACE TABLE {RAW_SCHEMA}.{table} AS {plan.select_sql}")
             rows = con.execute(f"SELECT count(*) FROM {RAW_SCHEMA}.{table}").fetchone()[0]
-            expected = manifest["tables"][table]["rows"]
-            if rows != expected:  # a file replaced between the check and the load
-                raise LandingError(
-                    f"raw table '{table}' does not match the manifest: "
-                    + row_count_problem(table, expected, rows)
-                )
-            unlisted = status.unlisted.get(table, ())
-            loaded[table] = LoadedTable(table, rows, len(files), ignored, unlisted, tuple(aware))
-            if aware:
-                log.warning(
-                    "raw table '%s': %s delivered with a time zone, loaded as %s local time",
-                    table,
-                    ", ".join(aware),
-                    source_timezone,
-                )
-            if rows == 0:
-                log.warning("raw table '%s' is present but empty", table)
+            loaded[table] = check_loaded(plan, rows, settings.source_timezone)
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")

@@ -49,8 +49,15 @@ DEFAULT_OUTPUT_MAX_AGE_DAYS = 35
 # POWERSEG_SOURCE_TIMEZONE says otherwise); time-zone-aware columns are converted to it on load.
 DEFAULT_SOURCE_TIMEZONE = "Asia/Shanghai"
 DEFAULT_MLFLOW_UI_URL = "http://127.0.0.1:5000"  # what `make mlflow` serves
-# The dbt profile's targets (dbt_project/profiles.yml) and the project's development salt.
-DBT_TARGETS = ("local", "prod")
+# The engines the dbt project runs on (POWERSEG_ENGINE) and, per engine, the dbt profile's
+# targets (dbt_project/profiles.yml), its first being the default; the project's development salt.
+ENGINES = ("duckdb", "spark")
+ENGINE_DBT_TARGETS = {
+    "duckdb": ("local", "prod"),
+    # a local Spark session (tested), a Spark Thrift server, Databricks SQL over HTTP
+    "spark": ("spark", "spark_thrift", "spark_http"),
+}
+DBT_TARGETS = tuple(t for targets in ENGINE_DBT_TARGETS.values() for t in targets)
 DEFAULT_PII_SALT = "powerseg-dev-salt"
 MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -140,12 +147,29 @@ def _mlflow_ui_url(env: Mapping[str, str]) -> str:
     return value
 
 
-def _dbt_target(env: Mapping[str, str]) -> str:
-    value = env.get("POWERSEG_DBT_TARGET", DBT_TARGETS[0])
+def _engine(env: Mapping[str, str]) -> str:
+    value = _text(env, "POWERSEG_ENGINE") or ENGINES[0]
+    if value not in ENGINES:
+        raise ValueError(
+            f"POWERSEG_ENGINE={value!r} is not an engine; use one of {', '.join(ENGINES)}"
+        )
+    return value
+
+
+def _dbt_target(env: Mapping[str, str], engine: str) -> str:
+    """The dbt target, which must be one of the engine's: a DuckDB target on Spark would build
+    into a DuckDB file nobody reads."""
+    targets = ENGINE_DBT_TARGETS[engine]
+    value = env.get("POWERSEG_DBT_TARGET") or targets[0]
     if value not in DBT_TARGETS:
         raise ValueError(
             f"POWERSEG_DBT_TARGET={value!r} is not a target of dbt_project/profiles.yml; "
             f"use one of {', '.join(DBT_TARGETS)}"
+        )
+    if value not in targets:
+        raise ValueError(
+            f"POWERSEG_DBT_TARGET={value!r} is not a target of POWERSEG_ENGINE={engine!r}; "
+            f"use one of {', '.join(targets)}"
         )
     return value
 
@@ -163,6 +187,8 @@ class Settings:
     dagster_home: Path
     exports_dir: Path
     reports_dir: Path
+    # Spark's tables, each a folder of Parquet files (POWERSEG_LAKE_DIR, default <data>/lake).
+    lake_dir: Path
     # "landing" (default): files delivered by the utility, never touched; "simulator": demo
     # mode, an empty landing folder gets a simulated demo extract (`powerseg run --demo`).
     source: str
@@ -184,6 +210,9 @@ class Settings:
     freshness_reference_date: dt.date | None = None
     # The first as-of month offered as a partition, instead of the one the extract allows.
     first_as_of_month: str | None = None
+    # The engine dbt builds on (POWERSEG_ENGINE): "duckdb" (the warehouse file) or "spark"
+    # (tables as Parquet folders under lake_dir).
+    engine: str = ENGINES[0]
     # Read by dbt only: the profile's target when dbt runs on its own (a Dagster run passes the
     # target of POWERSEG_ENV), and the salt of the identity hash (production sets its own).
     dbt_target: str = DBT_TARGETS[0]
@@ -196,6 +225,7 @@ class Settings:
         mlflow_dir = Path(env.get("POWERSEG_MLFLOW_DIR", data_dir / "mlflow")).resolve()
         tracking_uri = env.get("MLFLOW_TRACKING_URI", f"sqlite:///{mlflow_dir / 'mlflow.db'}")
         warehouse = Path(env.get("POWERSEG_WAREHOUSE", data_dir / "warehouse.duckdb")).resolve()
+        engine = _engine(env)
         return cls(
             env=env.get("POWERSEG_ENV", "local"),
             data_dir=data_dir,
@@ -209,6 +239,7 @@ class Settings:
             dagster_home=Path(env.get("DAGSTER_HOME", data_dir / "dagster")).resolve(),
             exports_dir=data_dir / "exports",
             reports_dir=data_dir / "reports",
+            lake_dir=Path(env.get("POWERSEG_LAKE_DIR") or data_dir / "lake").resolve(),
             source=env.get("POWERSEG_SOURCE", "landing"),
             dagster_pg_url=env.get("POWERSEG_DAGSTER_PG_URL") or None,
             locale=check_locale(env.get("POWERSEG_LOCALE") or DEFAULT_LOCALE),
@@ -223,7 +254,8 @@ class Settings:
             ),
             freshness_reference_date=_reference_date(env),
             first_as_of_month=_first_as_of_month(env),
-            dbt_target=_dbt_target(env),
+            engine=engine,
+            dbt_target=_dbt_target(env, engine),
             pii_salt=env.get("POWERSEG_PII_SALT", DEFAULT_PII_SALT),
         )
 
@@ -254,6 +286,8 @@ class Settings:
             "POWERSEG_MLFLOW_UI_URL": self.mlflow_ui_url,
             "POWERSEG_EXTRACT_MAX_AGE_DAYS": str(self.extract_max_age_days),
             "POWERSEG_OUTPUT_MAX_AGE_DAYS": str(self.output_max_age_days),
+            "POWERSEG_ENGINE": self.engine,
+            "POWERSEG_LAKE_DIR": str(self.lake_dir),
             "POWERSEG_DBT_TARGET": self.dbt_target,
             "POWERSEG_PII_SALT": self.pii_salt,
         }

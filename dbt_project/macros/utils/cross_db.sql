@@ -8,6 +8,40 @@
 {% macro duckdb__safe_cast(field, type) -%}
     try_cast({{ field }} as {{ type }})
 {%- endmacro %}
+{#- dbt-spark's is a plain cast, which returns null only while ANSI mode is off. -#}
+{% macro spark__safe_cast(field, type) -%}
+    try_cast({{ field }} as {{ type }})
+{%- endmacro %}
+
+{#- Date arithmetic on Spark with DuckDB's meaning, shadowing dbt-spark's macros (which raise on
+    a null date, through assert_true, and count whole elapsed months instead of boundaries):
+    - dateadd gives a timestamp, as DuckDB's `date + interval` does; a fractional amount rounds
+      to the nearest whole unit (DuckDB casts it to bigint);
+    - datediff counts the unit's boundaries crossed (DuckDB's date_diff): 31 Jan to 1 Feb is
+      one month, 10:00:59 to 10:01:00 one minute. Both are null when a date is null. -#}
+{% macro spark__dateadd(datepart, interval, from_date_or_timestamp) -%}
+    {%- set unit = {'week': 'WEEK', 'quarter': 'QUARTER'}.get(datepart | lower, datepart | upper) -%}
+    cast(timestampadd({{ unit }}, cast(round({{ interval }}) as bigint),
+        cast({{ from_date_or_timestamp }} as {{ dbt.type_timestamp() }})) as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+{% macro spark__datediff(first_date, second_date, datepart) -%}
+    {%- set unit = datepart | lower -%}
+    {%- if unit == 'day' -%}
+        cast(datediff(cast({{ second_date }} as date), cast({{ first_date }} as date)) as bigint)
+    {%- elif unit == 'month' -%}
+        cast((year({{ second_date }}) - year({{ first_date }})) * 12
+            + month({{ second_date }}) - month({{ first_date }}) as bigint)
+    {%- elif unit == 'year' -%}
+        cast(year({{ second_date }}) - year({{ first_date }}) as bigint)
+    {%- elif unit in ('hour', 'minute', 'second') -%}
+        timestampdiff({{ unit | upper }},
+            date_trunc('{{ unit }}', cast({{ first_date }} as {{ dbt.type_timestamp() }})),
+            date_trunc('{{ unit }}', cast({{ second_date }} as {{ dbt.type_timestamp() }})))
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("datediff by '" ~ datepart ~ "' is not implemented on Spark") }}
+    {%- endif -%}
+{%- endmacro %}
 
 {% macro sha256(expression) -%}
     {{ return(adapter.dispatch('sha256', 'powerseg')(expression)) }}
@@ -42,8 +76,9 @@
 {% macro duckdb__median(expression) -%}
     median({{ expression }})
 {%- endmacro %}
+{#- Exact and interpolated between the two middle values, as DuckDB's median. -#}
 {% macro spark__median(expression) -%}
-    percentile_approx({{ expression }}, 0.5)
+    percentile({{ expression }}, 0.5)
 {%- endmacro %}
 {% macro trino__median(expression) -%}
     approx_percentile({{ expression }}, 0.5)

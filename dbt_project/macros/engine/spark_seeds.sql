@@ -1,0 +1,35 @@
+{#- Seeds on Spark: dbt-spark's session connection pastes each value into the INSERT between
+    quotes without escaping, so a rule text with a quote in it ("customer's", has_label('...'))
+    breaks the statement and an empty cell becomes the string 'None'. Here each value is a
+    literal rendered once for every Spark connection: null, a boolean or number as itself, text
+    with its backslashes and quotes escaped. Found through the dispatch search order in
+    dbt_project.yml. -#}
+{% macro spark__load_csv_rows(model, agate_table) %}
+{%- set column_override = model['config'].get('column_types', {}) -%}
+{%- set types = [] -%}
+{%- for col_name in agate_table.column_names -%}
+{%- do types.append(column_override.get(col_name, adapter.convert_type(agate_table, loop.index0))) -%}
+{%- endfor -%}
+{%- set statements = [] -%}
+{%- for chunk in agate_table.rows | batch(get_batch_size()) -%}
+{%- set sql -%}
+insert into {{ this.render() }} values
+{% for row in chunk -%}
+({%- for value in row -%}
+cast({{ spark_seed_literal(value) }} as {{ types[loop.index0] }}){% if not loop.last %}, {% endif %}
+{%- endfor -%}){% if not loop.last %},{% endif %}
+{% endfor %}
+{%- endset -%}
+{%- do adapter.add_query(sql, abridge_sql_log=True) -%}
+{%- do statements.append(sql) if loop.first -%}
+{%- endfor -%}
+{{ return(statements[0] if statements else '') }}
+{% endmacro %}
+
+{% macro spark_seed_literal(value) -%}
+{%- if value is none -%}null
+{%- elif value is sameas true or value is sameas false -%}{{ 'true' if value else 'false' }}
+{%- elif value is number -%}{{ value }}
+{%- else -%}'{{ value | string | replace('\\', '\\\\') | replace("'", "\\'") }}'
+{%- endif -%}
+{%- endmacro %}
