@@ -4,10 +4,6 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(PYTHON) -m uv
 export UV_FROZEN := 1
-# Installed packages are compiled to bytecode once, at install: where PYTHONDONTWRITEBYTECODE is
-# set (as in CI) every process would otherwise compile each module it imports, seconds of every
-# run, dbt invocation and test.
-export UV_COMPILE_BYTECODE := 1
 
 DATA ?= data
 CUSTOMERS ?= 5000

@@ -150,6 +150,17 @@ def require_success(result: subprocess.CompletedProcess) -> subprocess.Completed
 
 PREVIOUS_MONTH, NEWEST_MONTH = "2026-09", "2026-10"  # the session extract ends with October 2026
 MONTHS = (PREVIOUS_MONTH, NEWEST_MONTH)
+# The marts every monthly build writes, one row per active customer and as-of month.
+MARTS = (
+    "customer_360",
+    "fct_features_contribution",
+    "fct_features_outage_sensitivity",
+    "fct_features_arrears",
+    "fct_features_channel_activity",
+    "fct_features_inspection",
+    "fct_outcomes",
+)
+
 # What a run writes for its months, compared across runs.
 MONTH_TABLES = (
     "marts.customer_360",

@@ -8,6 +8,7 @@ import datetime as dt
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,9 +42,20 @@ class Build:
             return con.execute(sql, list(params)).fetchall()
 
 
-def run_dbt(args: list[str], warehouse: Path, work: Path) -> subprocess.CompletedProcess:
+def run_dbt(
+    args: list[str],
+    warehouse: Path,
+    work: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess:
+    """dbt `args` on `warehouse` (over `env`, default this process's), its target and logs in
+    `work`."""
     env = dict(
-        os.environ, POWERSEG_WAREHOUSE=str(warehouse), DBT_SEND_ANONYMOUS_USAGE_STATS="false"
+        os.environ if env is None else env,
+        POWERSEG_WAREHOUSE=str(warehouse),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
     )
     cmd = [
         str(Path(sys.executable).parent / "dbt"),
@@ -57,7 +69,7 @@ def run_dbt(args: list[str], warehouse: Path, work: Path) -> subprocess.Complete
         "--log-path",
         str(work / "logs"),
     ]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True)
+    return subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
 
 
 def build(raw_dir: Path, work: Path) -> Build:

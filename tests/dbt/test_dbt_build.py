@@ -11,18 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from powerseg.contract import PII_COLUMNS, TABLE_NAMES
+from tests.conftest import MARTS
 
 from .conftest import DBT_DIR, INJECTED_FILE
-
-MARTS = (
-    "customer_360",
-    "fct_features_contribution",
-    "fct_features_outage_sensitivity",
-    "fct_features_arrears",
-    "fct_features_channel_activity",
-    "fct_features_inspection",
-    "fct_outcomes",
-)
 
 
 def _run_results(build) -> list[dict]:

@@ -16,17 +16,7 @@ from ml.baselines import RULE_VERSION
 from ml.registry import FACTORS
 from orchestration.assets.factors import SUPERVISED
 from powerseg.settings import Settings
-from tests.conftest import landing_env, powerseg_cli
-
-MARTS = (
-    "customer_360",
-    "fct_features_contribution",
-    "fct_features_outage_sensitivity",
-    "fct_features_arrears",
-    "fct_features_channel_activity",
-    "fct_features_inspection",
-    "fct_outcomes",
-)
+from tests.conftest import MARTS, landing_env, powerseg_cli
 
 
 @pytest.mark.slow

@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,8 @@ import pytest
 from powerseg.engine import lake_table_dir, land_raw_in_lake, spark_home
 from powerseg.landing import load_landing
 from powerseg.settings import Settings
+from tests.conftest import MARTS
+from tests.dbt.conftest import run_dbt
 
 from .compare import lake_frame, table_differences
 
@@ -36,15 +37,6 @@ CUSTOMERS, MONTHS, SEED = 1500, 12, 7
 # so fct_outcomes has labels to compare, not only nulls.
 AS_OF_MONTH = "2026-07"
 KEYS = ["customer_id", "as_of_month"]
-MARTS = (
-    "customer_360",
-    "fct_features_contribution",
-    "fct_features_outage_sensitivity",
-    "fct_features_arrears",
-    "fct_features_channel_activity",
-    "fct_features_inspection",
-    "fct_outcomes",
-)
 
 
 def _spark_missing() -> str | None:
@@ -97,22 +89,10 @@ def _build(engine: str, data_dir: Path, raw_dir: Path) -> EngineBuild:
         "POWERSEG_HISTORY_MONTHS": "1",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
-    command = [
-        str(Path(sys.executable).parent / "dbt"),
-        "build",
-        "--exclude",
-        "tag:factor_scores",
-        "--project-dir",
-        str(DBT_DIR),
-        "--profiles-dir",
-        str(DBT_DIR),
-        "--target-path",
-        str(work / "target"),
-        "--log-path",
-        str(work / "logs"),
-    ]
     started = time.perf_counter()
-    result = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True)
+    result = run_dbt(
+        ["build", "--exclude", "tag:factor_scores"], settings.warehouse_path, work, env=env, cwd=cwd
+    )
     return EngineBuild(settings, result, time.perf_counter() - started, work)
 
 
