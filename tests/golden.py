@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
+
+from tests.conftest import landing_env, powerseg_cli, require_success
 
 REFERENCE_DIR = Path(__file__).resolve().parent / "reference_outputs"
 REFERENCE_EXTRACT = {"customers": 20_000, "months": 12, "seed": 11}
@@ -102,25 +101,9 @@ def run_pipeline(workdir: Path) -> Path:
 
     simulate(workdir / "landing", progress=False, **REFERENCE_EXTRACT)
     data = workdir / "data"
-    env = dict(
-        os.environ,
-        POWERSEG_DATA_DIR=str(data),
-        POWERSEG_RAW_DIR=str(workdir / "landing" / "raw"),
-        POWERSEG_SOURCE="landing",
-        DAGSTER_HOME=str(data / "dagster"),
-    )
-    for name in ("MLFLOW_TRACKING_URI", "POWERSEG_WAREHOUSE", "MLFLOW_ARTIFACT_ROOT"):
-        env.pop(name, None)
-    result = subprocess.run(
-        [sys.executable, "-m", "powerseg_cli.main", "run", "--as-of", AS_OF_MONTH],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(
-            f"powerseg run failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
-        )
+    env = landing_env(data, workdir / "landing" / "raw")
+    env.pop("MLFLOW_ARTIFACT_ROOT", None)  # the run's own folder, not the caller's store
+    require_success(powerseg_cli("run", "--as-of", AS_OF_MONTH, env=env))
     return data / "warehouse.duckdb"
 
 
